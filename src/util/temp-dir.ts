@@ -1,0 +1,45 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { abortError, EncageError } from '../errors.js';
+import { writeScripts, type Script } from '../script.js';
+
+/** Creates a private (0700) temp dir for one instance; fails with PREPARE_FAILED naming the dir. */
+export async function createPrivateDir(provider: string): Promise<string> {
+  const base = tmpdir();
+  try {
+    return await mkdtemp(path.join(base, `encage-${provider}-`)); // mkdtemp creates it 0700
+  } catch (error) {
+    throw new EncageError(
+      'PREPARE_FAILED',
+      `[${provider}] cannot create a temp dir in ${base}: ${(error as NodeJS.ErrnoException).code ?? String(error)}. Free space or set TMPDIR to a writable directory.`,
+      { path: base, cause: error },
+    );
+  }
+}
+
+/** Removes a dir made by createPrivateDir; missing is fine. */
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/**
+ * Creates a private dir and writes the scripts into it; on any failure (or abort) the dir is
+ * removed before the error propagates.
+ */
+export async function createScriptsDir(
+  provider: string,
+  scripts: readonly Script[],
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  if (signal?.aborted) throw abortError(signal);
+  const dir = await createPrivateDir(provider);
+  try {
+    await writeScripts(dir, scripts);
+    if (signal?.aborted) throw abortError(signal);
+    return dir;
+  } catch (error) {
+    await removeDir(dir);
+    throw error;
+  }
+}
