@@ -44,12 +44,20 @@ BUSYBOX_CHANGES=(
 
 export DOCKER_HOST=unix://$SOCK
 export DEBIAN_FRONTEND=noninteractive
+export NEEDRESTART_SUSPEND=1   # needrestart (if installed) would only add noise
 
 log() { printf '[provision] %s\n' "$*"; }
 warn() { printf '[provision] WARNING: %s\n' "$*" >&2; }
 die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- helpers
+
+# True if the process exists and is not a zombie (PID 1 here may reap late).
+alive() {
+  local st
+  st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 
 # pid of a live dockerd read from a pid file, or fail.
 dockerd_pid_from() {
@@ -58,6 +66,7 @@ dockerd_pid_from() {
   pid=$(tr -dc '0-9' <"$file")
   [ -n "$pid" ] || return 1
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
+  alive "$pid" || return 1
   echo "$pid"
 }
 
@@ -77,10 +86,10 @@ stop_dockerd() {
   log "stopping dockerd (pid $pid)"
   kill -TERM "$pid"
   for i in $(seq 60); do
-    [ -d "/proc/$pid" ] || break
+    alive "$pid" || break
     sleep 0.5
   done
-  if [ -d "/proc/$pid" ]; then
+  if alive "$pid"; then
     warn "dockerd $pid still running after 30 s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
@@ -90,10 +99,18 @@ stop_dockerd() {
 
 # ---------------------------------------------------------------- 1. packages
 
+# dpkg's own verdict (what `dpkg -s` shows as Status), not `command -v`: e.g.
+# /usr/local/bin/docker may exist without the docker.io package. (Not
+# `dpkg -s | grep -q`: grep -q exits early, dpkg gets SIGPIPE, and pipefail
+# turns that into a false "missing".)
+pkg_installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
 install_packages() {
   local missing=() p
   for p in "${PACKAGES[@]}"; do
-    dpkg -s "$p" 2>/dev/null | grep -qx 'Status: install ok installed' || missing+=("$p")
+    pkg_installed "$p" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then
     log "packages present: ${PACKAGES[*]}"
@@ -103,16 +120,15 @@ install_packages() {
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}"
   for p in "${missing[@]}"; do
-    dpkg -s "$p" 2>/dev/null | grep -qx 'Status: install ok installed' || die "package $p did not install"
+    pkg_installed "$p" || die "package $p did not install"
   done
 }
 
 # ---------------------------------------------------------------- 2. daemon.json
 
 RUNSC_PATH=
-# Prints "changed" or "unchanged".
+# Prints "changed" or "unchanged". Needs RUNSC_PATH set.
 configure_runtime() {
-  RUNSC_PATH=$(command -v runsc) || die "runsc not found after install"
   mkdir -p "$(dirname "$DAEMON_JSON")"
   RUNSC_PATH=$RUNSC_PATH DAEMON_JSON=$DAEMON_JSON node - "${RUNSC_ARGS[@]}" <<'JS'
 const fs = require('fs');
@@ -175,6 +191,16 @@ start_dockerd() {
     log "removing stale /var/run/docker.pid ($stale)"
     rm -f /var/run/docker.pid
   fi
+  # Same for the containerd that dockerd runs: dockerd waits on a pid it finds
+  # there (even a zombie's) and gives up with "timeout waiting for containerd".
+  local cpidfile=/var/run/docker/containerd/containerd.pid cpid
+  if [ -e "$cpidfile" ]; then
+    cpid=$(tr -dc '0-9' <"$cpidfile" 2>/dev/null || true)
+    if [ -z "$cpid" ] || ! alive "$cpid" || [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" != containerd ]; then
+      log "removing stale $cpidfile (${cpid:-empty})"
+      rm -f "$cpidfile"
+    fi
+  fi
   mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$PIDFILE")"
   printf '\n==== %s provision.sh starts dockerd %s\n' "$(date -u +%FT%TZ)" "${DOCKERD_FLAGS[*]}" >>"$DOCKERD_LOG"
   # setsid: own session, so the caller's process group / terminal going away
@@ -189,7 +215,7 @@ start_dockerd() {
       log "docker engine answers after ~$((i / 2)) s"
       return 0
     fi
-    if ! [ -d "/proc/$pid" ]; then
+    if ! alive "$pid"; then
       rm -f "$PIDFILE"
       tail -n 30 "$DOCKERD_LOG" >&2 || true
       die "dockerd exited during startup (see $DOCKERD_LOG)"
@@ -268,26 +294,23 @@ build_busybox_image() {
 
 FAILURES=()
 
-# Runs "$@", echoes elapsed seconds; records a failure with the output.
+# Runs "$@" (2 min at most); prints "ok (N.NNs)" or "FAILED: <last output line>".
 smoke() {
-  local name=$1 out t0 t1
-  shift
-  t0=$(date +%s.%N)
+  local out t0 ms
+  t0=$(date +%s%N)
   if out=$(timeout 120 "$@" 2>&1); then
-    t1=$(date +%s.%N)
-    printf 'ok (%.2fs)' "$(echo "$t1 - $t0" | bc 2>/dev/null || echo 0)"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    printf 'ok (%d.%02ds)' $((ms / 1000)) $((ms % 1000 / 10))
   else
-    FAILURES+=("$name: $* -> $out")
-    printf 'FAILED'
+    printf 'FAILED: %s' "$(printf '%s' "$out" | tail -n 1)"
   fi
 }
 
 summary() {
   local runc_res runsc_res bwrap_res server client pid owner
-  runc_res=$(smoke runc docker run --rm --network none "$BUSYBOX_IMAGE" /bin/true)
-  runsc_res=$(smoke runsc docker run --rm --runtime runsc "$BUSYBOX_IMAGE" /bin/true)
-  bwrap_res=$(smoke bwrap bwrap --ro-bind / / --proc /proc --dev /dev --unshare-all --die-with-parent /bin/true)
-  # smoke runs in command substitutions, so re-check failures here.
+  runc_res=$(smoke docker run --rm --network none "$BUSYBOX_IMAGE" /bin/true)
+  runsc_res=$(smoke docker run --rm --runtime runsc "$BUSYBOX_IMAGE" /bin/true)
+  bwrap_res=$(smoke bwrap --ro-bind / / --proc /proc --dev /dev --unshare-all --die-with-parent /bin/true)
   [[ $runc_res == ok* ]] || FAILURES+=("docker run (runc) failed: docker run --rm --network none $BUSYBOX_IMAGE /bin/true")
   [[ $runsc_res == ok* ]] || FAILURES+=("docker run (runsc) failed: docker run --rm --runtime runsc $BUSYBOX_IMAGE /bin/true")
   [[ $bwrap_res == ok* ]] || FAILURES+=("bwrap smoke test failed")
@@ -303,7 +326,7 @@ summary() {
   echo "runsc:    $(runsc --version 2>/dev/null | head -n1)"
   echo "smoke:    docker run runc $runc_res, runsc $runsc_res"
   echo "images:"
-  docker image ls --format '  {{.Repository}}:{{.Tag}}  {{.ID}}  {{.Size}}' 2>/dev/null | grep -v '^  <none>' || true
+  docker image ls --format '{{.Repository}}:{{.Tag}}  {{.ID}}  {{.Size}}' 2>/dev/null | grep -v '^<none>' | sed 's/^/  /' || true
   if [ ${#FAILURES[@]} -gt 0 ]; then
     printf '[provision] FAILED: %s\n' "${FAILURES[@]}" >&2
     exit 1
@@ -322,6 +345,7 @@ main() {
   [ "$(id -u)" = 0 ] || die "must run as root"
 
   install_packages
+  RUNSC_PATH=$(command -v runsc) || die "runsc not found after install"
   local json_state
   json_state=$(configure_runtime)
   log "runtime runsc -> $RUNSC_PATH ${RUNSC_ARGS[*]} in $DAEMON_JSON ($json_state)"

@@ -1,0 +1,61 @@
+import { EncageError } from '../errors.js';
+import type { Manager } from '../manager/manager.js';
+import type { RunResult } from '../manager/result.js';
+import { parseSpec } from '../spec.js';
+import { buildSpecInput, type RunFlags } from './spec-options.js';
+
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+/** `encage run`: stdio passes through, signals reach the command; resolves to the exit status. */
+export async function runCommand(
+  manager: Manager,
+  flags: RunFlags & { json?: boolean },
+  command: string[],
+): Promise<number> {
+  const [cmd, ...args] = command;
+  if (cmd === undefined) {
+    throw new EncageError(
+      'INVALID_ARGUMENT',
+      'run: no command given. Use: encage run [options] -- <command> [args...]',
+      { path: 'command' },
+    );
+  }
+  const spec = parseSpec(await buildSpecInput(flags));
+  if (spec.limits.outputBytes !== undefined) {
+    throw new EncageError(
+      'UNSUPPORTED_SPEC',
+      'spec.limits.outputBytes: the CLI passes output straight through and cannot cut it. Remove it, or use the library (Manager.run) which truncates there.',
+      { path: 'spec.limits.outputBytes' },
+    );
+  }
+  const { provider } = await manager.select(spec.provider);
+  if (provider.capabilities.isolation === 0) {
+    process.stderr.write(
+      `encage: warning: provider "${provider.name}" does not isolate; the command sees this host's files and network.\n`,
+    );
+  }
+  const interactive = process.stdin.isTTY === true;
+  const running = await manager.spawn(spec, cmd, args, {
+    stdin: 'inherit',
+    stdout: 'inherit',
+    stderr: 'inherit',
+    buffer: false,
+    // Sharing the terminal's process group lets ^C reach the command and keeps it able to read the TTY.
+    detached: !interactive,
+  });
+  const forward = (signal: NodeJS.Signals): void => {
+    running.subprocess.kill(signal);
+  };
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  let result: RunResult;
+  try {
+    result = await running.result;
+  } finally {
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+  }
+  if (flags.json) {
+    const { stdout: _stdout, stderr: _stderr, ...summary } = result;
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  }
+  return result.exitCode;
+}
