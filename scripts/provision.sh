@@ -202,11 +202,13 @@ start_dockerd() {
     fi
   fi
   mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$PIDFILE")"
-  printf '\n==== %s provision.sh starts dockerd %s\n' "$(date -u +%FT%TZ)" "${DOCKERD_FLAGS[*]}" >>"$DOCKERD_LOG"
+  printf '\n==== %s provision.sh starts dockerd\n' "$(date -u +%FT%TZ)" >>"$DOCKERD_LOG"
   # setsid: own session, so the caller's process group / terminal going away
   # does not take dockerd with it; all fds redirected so callers that wait on
   # our stdout (CI, tool runners) do not hang.
-  setsid dockerd "${DOCKERD_FLAGS[@]}" </dev/null >>"$DOCKERD_LOG" 2>&1 &
+  local flags=("${DOCKERD_FLAGS[@]}")
+  [ "$DAEMON_JSON" = /etc/docker/daemon.json ] || flags+=(--config-file "$DAEMON_JSON")
+  setsid dockerd "${flags[@]}" </dev/null >>"$DOCKERD_LOG" 2>&1 &
   pid=$!
   echo "$pid" >"$PIDFILE"
   log "started dockerd (pid $pid), log $DOCKERD_LOG"

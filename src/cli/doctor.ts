@@ -52,13 +52,11 @@ export async function doctorCommand(
   const reports: (Partial<ProviderReport> &
     Pick<ProviderReport, 'name' | 'isolation' | 'enforces'>)[] = options.probe
     ? await collectReports(manager)
-    : manager
-        .providers()
-        .map((p) => ({
-          name: p.name,
-          isolation: p.capabilities.isolation,
-          enforces: enforced(p.capabilities),
-        }));
+    : manager.providers().map((p) => ({
+        name: p.name,
+        isolation: p.capabilities.isolation,
+        enforces: enforced(p.capabilities),
+      }));
   if (options.json) {
     process.stdout.write(`${JSON.stringify(reports)}\n`);
     return 0;

@@ -1,0 +1,111 @@
+import { lstatSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import type { Spec } from '../../spec.js';
+import type { HostEntry } from './layout.js';
+
+/** Where the instance's scripts dir appears inside the sandbox. */
+export const SANDBOX_SCRIPTS_ROOT = '/run/encage';
+/** Size of the private /tmp and HOME when no memory limit bounds them. */
+export const DEFAULT_TMPFS_BYTES = 1024 ** 3;
+const SANDBOX_HOSTNAME = 'encage';
+/** The seccomp filter arrives on this fd (see the wrapper in instance.ts). */
+export const SECCOMP_FD = 3;
+
+/** Namespaces and privileges of every sandbox (the network namespace depends on the spec). */
+export const NAMESPACE_FLAGS = [
+  '--unshare-user',
+  '--unshare-pid',
+  '--unshare-ipc',
+  '--unshare-uts',
+  '--unshare-cgroup-try',
+  '--die-with-parent',
+  '--cap-drop',
+  'ALL',
+] as const;
+
+/** System dirs read-only; merged-/usr symlinks recreated; /etc entries bound (their targets followed). */
+export function layoutArgs(layout: readonly HostEntry[]): string[] {
+  return layout.flatMap((entry) =>
+    entry.kind === 'symlink' && !entry.path.startsWith('/etc/')
+      ? ['--symlink', entry.target, entry.path]
+      : ['--ro-bind-try', entry.path, entry.path],
+  );
+}
+
+export interface BwrapArgsContext {
+  readonly layout: readonly HostEntry[];
+  readonly scriptsDir: string;
+  readonly home: string | undefined;
+}
+
+/**
+ * Builds the bwrap argv (without the command) for a spec. Pure apart from reading the deny paths'
+ * type. Order matters: later mounts cover earlier ones, so grants come after the private dirs
+ * and deny masks after every grant.
+ */
+export function buildBwrapArgs(spec: Spec, context: BwrapArgsContext): string[] {
+  const args: string[] = [
+    ...NAMESPACE_FLAGS,
+    ...(spec.network === 'none' ? ['--unshare-net'] : []),
+    '--hostname',
+    SANDBOX_HOSTNAME,
+    '--clearenv',
+    ...layoutArgs(context.layout),
+  ];
+  const tmpfsBytes = String(spec.limits.memoryBytes ?? DEFAULT_TMPFS_BYTES);
+  args.push('--proc', '/proc', '--dev', '/dev');
+  args.push('--size', tmpfsBytes, '--tmpfs', '/tmp', '--size', tmpfsBytes, '--tmpfs', '/home');
+  args.push(...homeArgs(spec, context.home, tmpfsBytes));
+  args.push('--ro-bind', context.scriptsDir, SANDBOX_SCRIPTS_ROOT);
+  const grants = [
+    ...spec.readOnly.map((p) => ['--ro-bind', p] as const),
+    ...spec.readWrite.map((p) => ['--bind', p] as const),
+    ['--bind', spec.workdir] as const,
+  ].sort(([, a], [, b]) => depth(a) - depth(b));
+  for (const [flag, grant] of grants) args.push(flag, grant, grant);
+  for (const hidden of spec.deny
+    .flatMap(resolveDenied)
+    .sort((a, b) => depth(a.path) - depth(b.path))) {
+    if (hidden.isDir) args.push('--tmpfs', hidden.path, '--remount-ro', hidden.path);
+    else args.push('--ro-bind', '/dev/null', hidden.path);
+  }
+  args.push('--chdir', spec.workdir, '--seccomp', String(SECCOMP_FD));
+  return args;
+}
+
+/** A private HOME: a dir in the private /tmp or /home, else its own tmpfs unless it is granted. */
+function homeArgs(spec: Spec, home: string | undefined, tmpfsBytes: string): string[] {
+  if (home === undefined || !path.isAbsolute(home) || home === '/') return [];
+  if (isInside(home, '/tmp') || isInside(home, '/home')) return ['--dir', home];
+  const granted = [spec.workdir, ...spec.readOnly, ...spec.readWrite].some((grant) =>
+    isInside(home, grant),
+  );
+  return granted ? [] : ['--size', tmpfsBytes, '--tmpfs', home];
+}
+
+function isInside(child: string, parent: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+function depth(p: string): number {
+  return p.split('/').length;
+}
+
+/**
+ * A deny path that does not exist is not mounted over (bwrap would create it on the host). A
+ * symlink is hidden at its target too, so neither name reaches the data.
+ */
+function resolveDenied(denied: string): { path: string; isDir: boolean }[] {
+  try {
+    const stats = lstatSync(denied);
+    const found = [{ path: denied, isDir: stats.isDirectory() }];
+    if (stats.isSymbolicLink()) {
+      const target = realpathSync(denied);
+      found[0] = { path: target, isDir: lstatSync(target).isDirectory() };
+    }
+    return found.map((entry) => ({ ...entry, path: path.normalize(entry.path) }));
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,74 @@
+import { execa } from 'execa';
+import type { Availability } from '../../provider.js';
+import { layoutArgs, NAMESPACE_FLAGS } from './args.js';
+import type { CgroupMode } from './cgroups.js';
+import type { HostEntry } from './layout.js';
+import { seccompArchFor } from './seccomp.js';
+
+const CHECK_TIMEOUT_MS = 10_000;
+
+/** Starts bwrap for real with the sandbox's namespace flags and says why it fails, with the fix. */
+export async function checkBwrap(
+  bwrapPath: string,
+  layout: readonly HostEntry[],
+  cgroups: CgroupMode,
+): Promise<Availability> {
+  if (seccompArchFor(process.arch) === undefined) {
+    return {
+      available: false,
+      reason: `no seccomp filter for ${process.arch}; bwrap runs only on x64 and arm64 here`,
+    };
+  }
+  // The exact namespaces of a sandbox with network "none": the strictest set must start.
+  const result = await execa(
+    bwrapPath,
+    [
+      ...NAMESPACE_FLAGS,
+      '--unshare-net',
+      ...layoutArgs(layout),
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+      '--',
+      'true',
+    ],
+    {
+      reject: false,
+      timeout: CHECK_TIMEOUT_MS,
+      env: {},
+      extendEnv: false,
+      stdin: 'ignore',
+    },
+  );
+  if (result.exitCode !== 0) return { available: false, reason: explainFailure(bwrapPath, result) };
+  const version = await execa(bwrapPath, ['--version'], { reject: false });
+  const limits =
+    cgroups.kind === 'none'
+      ? `not enforceable (${cgroups.why}); specs with memory/pids/cpus are refused`
+      : `cgroup ${cgroups.kind} at ${cgroups.root}`;
+  return {
+    available: true,
+    reason: `${String(version.stdout).trim() || 'bwrap'} starts user, pid, net, ipc and uts namespaces`,
+    details: {
+      limits,
+      seccomp: `BPF filter for ${process.arch} (EPERM on ptrace, mount, bpf, io_uring, TIOCSTI, ...)`,
+      path: bwrapPath,
+    },
+  };
+}
+
+function explainFailure(
+  bwrapPath: string,
+  result: { code?: string | undefined; stderr: unknown; shortMessage?: string | undefined },
+): string {
+  const stderr = String(result.stderr ?? '').trim();
+  if (result.code === 'ENOENT')
+    return `"${bwrapPath}" not found. Install bubblewrap: apt-get install bubblewrap`;
+  if (result.code === 'EACCES')
+    return `"${bwrapPath}" is not executable. Fix its permissions (chmod 755) or reinstall bubblewrap`;
+  if (/uid map|namespace|Operation not permitted|Permission denied/i.test(stderr)) {
+    return `user namespaces are refused (${stderr.split('\n')[0]}). Allow them: sysctl -w kernel.unprivileged_userns_clone=1; on Ubuntu 23.10+ also sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 or give bwrap an AppArmor profile with "userns,"`;
+  }
+  return `bwrap failed to start a sandbox: ${stderr.split('\n')[0] || result.shortMessage || 'unknown error'}`;
+}
