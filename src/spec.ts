@@ -109,6 +109,7 @@ export function describeIssue(
   const issue = error.issues[0];
   const field = [prefix, ...(issue?.path ?? []).map(String)].join('.');
   let message = issue?.message ?? 'invalid';
+  if (issue?.code === 'invalid_key') message = issue.issues[0]?.message ?? message;
   if (issue?.code === 'unrecognized_keys')
     message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them`;
   return { field, message };

@@ -49,7 +49,7 @@ export async function buildSpecInput(
   if (flags.image !== undefined) options.image = flags.image;
   if (flags.runtime !== undefined) options.runtime = flags.runtime;
   if (Object.keys(options).length) spec.options = options;
-  return spec as SandboxSpecInput;
+  return spec;
 }
 
 /** `-e NAME` copies NAME from the host; `-e NAME=VALUE` sets it. */

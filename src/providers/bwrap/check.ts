@@ -60,9 +60,9 @@ export async function checkBwrap(
 
 function explainFailure(
   bwrapPath: string,
-  result: { code?: string | undefined; stderr: unknown; shortMessage?: string | undefined },
+  result: { code?: string | undefined; stderr?: string | undefined; shortMessage?: string | undefined },
 ): string {
-  const stderr = String(result.stderr ?? '').trim();
+  const stderr = (result.stderr ?? '').trim();
   if (result.code === 'ENOENT')
     return `"${bwrapPath}" not found. Install bubblewrap: apt-get install bubblewrap`;
   if (result.code === 'EACCES')
