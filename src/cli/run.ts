@@ -35,20 +35,26 @@ export async function runCommand(
     );
   }
   const interactive = process.stdin.isTTY === true;
-  const running = await manager.spawn(spec, cmd, args, {
-    stdin: 'inherit',
-    stdout: 'inherit',
-    stderr: 'inherit',
-    buffer: false,
-    // Sharing the terminal's process group lets ^C reach the command and keeps it able to read the TTY.
-    detached: !interactive,
-  });
+  // Listen before spawning: a signal that arrives while the sandbox starts is delivered once it runs.
+  let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
+  let pending: NodeJS.Signals | undefined;
   const forward = (signal: NodeJS.Signals): void => {
-    running.subprocess.kill(signal);
+    if (child) child.kill(signal);
+    else pending = signal;
   };
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   let result: RunResult;
   try {
+    const running = await manager.spawn(spec, cmd, args, {
+      stdin: 'inherit',
+      stdout: 'inherit',
+      stderr: 'inherit',
+      buffer: false,
+      // Sharing the terminal's process group lets ^C reach the command and keeps it able to read the TTY.
+      detached: !interactive,
+    });
+    child = running.subprocess;
+    if (pending) child.kill(pending);
     result = await running.result;
   } finally {
     for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
