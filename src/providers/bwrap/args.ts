@@ -14,6 +14,9 @@ export const SECCOMP_FD = 3;
 /** Namespaces and privileges of every sandbox (the network namespace depends on the spec). */
 export const NAMESPACE_FLAGS = [
   '--unshare-user',
+  // No nested user namespaces: they hand full capabilities over new namespaces to the command,
+  // a large kernel attack surface that agents' tools do not need.
+  '--disable-userns',
   '--unshare-pid',
   '--unshare-ipc',
   '--unshare-uts',
@@ -53,19 +56,24 @@ export function buildBwrapArgs(spec: Spec, context: BwrapArgsContext): string[] 
     ...layoutArgs(context.layout),
   ];
   const tmpfsBytes = String(spec.limits.memoryBytes ?? DEFAULT_TMPFS_BYTES);
-  args.push('--proc', '/proc', '--dev', '/dev');
+  // bwrap leaves /proc/sys writable, and for a sandbox that is host uid 0 (encage run as root)
+  // that means host-wide sysctls such as kernel.core_pattern: make it read-only.
+  args.push('--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys', '--dev', '/dev');
   args.push('--size', tmpfsBytes, '--tmpfs', '/tmp', '--size', tmpfsBytes, '--tmpfs', '/home');
   args.push(...homeArgs(spec, context.home, tmpfsBytes));
   args.push('--ro-bind', context.scriptsDir, SANDBOX_SCRIPTS_ROOT);
+  const denied = spec.deny.flatMap(resolveDenied).sort((a, b) => depth(a.path) - depth(b.path));
+  const pinned = [...spec.readOnly, ...denied.map((hidden) => hidden.path)].flatMap(
+    (protectedPath) => writableAncestors(spec, protectedPath),
+  );
   const grants = [
     ...spec.readOnly.map((p) => ['--ro-bind', p] as const),
     ...spec.readWrite.map((p) => ['--bind', p] as const),
     ['--bind', spec.workdir] as const,
+    ...[...new Set(pinned)].map((p) => ['--bind', p] as const),
   ].sort(([, a], [, b]) => depth(a) - depth(b));
   for (const [flag, grant] of grants) args.push(flag, grant, grant);
-  for (const hidden of spec.deny
-    .flatMap(resolveDenied)
-    .sort((a, b) => depth(a.path) - depth(b.path))) {
+  for (const hidden of denied) {
     if (hidden.isDir) args.push('--tmpfs', hidden.path, '--remount-ro', hidden.path);
     else args.push('--ro-bind', '/dev/null', hidden.path);
   }
@@ -88,6 +96,24 @@ function isInside(child: string, parent: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
+/**
+ * The dirs between a read-only or denied path and the writable grant around it. Each is bound
+ * onto itself because a mount point cannot be renamed: else the sandbox could move the parent
+ * aside and put its own files (e.g. `.git/hooks`) where the protected path was.
+ */
+function writableAncestors(spec: Spec, protectedPath: string): string[] {
+  const around = [...spec.readOnly, ...spec.readWrite, spec.workdir]
+    .filter((grant) => grant !== protectedPath && isInside(protectedPath, grant))
+    .sort((a, b) => depth(b) - depth(a))[0];
+  // Same path in several lists: the writable mount comes last and wins.
+  if (around === undefined || !(around === spec.workdir || spec.readWrite.includes(around)))
+    return [];
+  const dirs: string[] = [];
+  for (let dir = path.dirname(protectedPath); dir !== around; dir = path.dirname(dir))
+    dirs.push(dir);
+  return dirs;
+}
+
 function depth(p: string): number {
   return p.split('/').length;
 }
@@ -99,7 +125,9 @@ function depth(p: string): number {
 function resolveDenied(denied: string): { path: string; isDir: boolean }[] {
   try {
     const stats = lstatSync(denied);
-    const found = [{ path: denied, isDir: stats.isDirectory() }];
+    // A symlinked parent dir would be resolved inside the sandbox, where its target may not exist.
+    const real = path.join(realpathSync(path.dirname(denied)), path.basename(denied));
+    const found = [{ path: real, isDir: stats.isDirectory() }];
     if (stats.isSymbolicLink()) {
       const target = realpathSync(denied);
       found[0] = { path: target, isDir: lstatSync(target).isDirectory() };

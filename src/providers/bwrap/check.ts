@@ -20,7 +20,7 @@ export async function checkBwrap(
     };
   }
   // The exact namespaces of a sandbox with network "none": the strictest set must start.
-  const result = await execa(
+  const probe = execa(
     bwrapPath,
     [
       ...NAMESPACE_FLAGS,
@@ -41,8 +41,12 @@ export async function checkBwrap(
       stdin: 'ignore',
     },
   );
+  // Asked while the probe runs: check() is on the path of every CLI run.
+  const [result, version] = await Promise.all([
+    probe,
+    execa(bwrapPath, ['--version'], { reject: false }),
+  ]);
   if (result.exitCode !== 0) return { available: false, reason: explainFailure(bwrapPath, result) };
-  const version = await execa(bwrapPath, ['--version'], { reject: false });
   const limits =
     cgroups.kind === 'none'
       ? `not enforceable (${cgroups.why}); specs with memory/pids/cpus are refused`
@@ -60,7 +64,11 @@ export async function checkBwrap(
 
 function explainFailure(
   bwrapPath: string,
-  result: { code?: string | undefined; stderr?: string | undefined; shortMessage?: string | undefined },
+  result: {
+    code?: string | undefined;
+    stderr?: string | undefined;
+    shortMessage?: string | undefined;
+  },
 ): string {
   const stderr = (result.stderr ?? '').trim();
   if (result.code === 'ENOENT')

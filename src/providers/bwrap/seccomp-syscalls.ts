@@ -53,6 +53,16 @@ export const SYSCALL_NUMBERS = {
   settimeofday: { x64: 164, arm64: 170 },
   adjtimex: { x64: 159, arm64: 171 },
   clock_adjtime: { x64: 305, arm64: 266 },
+  openat2: { x64: 437, arm64: 437 },
+  chmod: { x64: 90 },
+  fchmod: { x64: 91, arm64: 52 },
+  fchmodat: { x64: 268, arm64: 53 },
+  fchmodat2: { x64: 452, arm64: 452 },
+  creat: { x64: 85 },
+  open: { x64: 2 },
+  openat: { x64: 257, arm64: 56 },
+  mknod: { x64: 133 },
+  mknodat: { x64: 259, arm64: 33 },
 } as const satisfies Record<string, SyscallNumbers>;
 
 /** Any syscall name present in {@link SYSCALL_NUMBERS}. */

@@ -49,7 +49,29 @@ export const DENIED_SYSCALLS = [
   'settimeofday',
   'adjtimex',
   'clock_adjtime',
+  // Its file mode hides in a struct the filter cannot read (see MODE_ARGUMENT).
+  'openat2',
 ] as const satisfies readonly KnownSyscall[];
+
+/**
+ * Syscalls that take a file mode, by the index of that argument. A mode with set-user-ID or
+ * set-group-ID bits gets EPERM: run as root, the sandbox could otherwise leave a setuid-root
+ * program in the workdir for any host user to run.
+ */
+export const MODE_ARGUMENT = {
+  chmod: 1,
+  fchmod: 1,
+  fchmodat: 2,
+  fchmodat2: 2,
+  creat: 1,
+  open: 2,
+  openat: 3,
+  mknod: 1,
+  mknodat: 2,
+} as const satisfies Partial<Record<KnownSyscall, number>>;
+
+/** S_ISUID | S_ISGID. */
+export const SETID_MODE_BITS = 0o6000;
 
 /** Filter return actions (linux/seccomp.h); ERRNO is or-ed with the errno in its low 16 bits. */
 export const SECCOMP_RET = {
@@ -80,17 +102,19 @@ export const BPF_INSTRUCTION_BYTES = 8;
 const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
 const JGE_K = 0x35;
+const JSET_K = 0x45;
 const RET_K = 0x06;
 
 // Byte offsets in struct seccomp_data; args[1] low word is at 24 because both arches are little-endian.
 const NR_OFFSET = 0;
 const ARCH_OFFSET = 4;
-const ARG1_LOW_OFFSET = 16 + 8 * 1;
+const argLowOffset = (index: number): number => 16 + 8 * index;
+const ARG1_LOW_OFFSET = argLowOffset(1);
 
 // jt/jf are u8, so no conditional jump may skip more than this many instructions.
 const MAX_JUMP = 0xff;
 
-type Label = 'arch-ok' | 'deny' | 'allow';
+type Label = 'arch-ok' | 'deny' | 'allow' | `not-${string}`;
 type Target = Label | 'next';
 type Step =
   | { readonly kind: 'label'; readonly name: Label }
@@ -111,7 +135,8 @@ export function seccompArchFor(nodeArch: string): SeccompArch | undefined {
 
 /**
  * Builds the filter program for `arch` (default: this process's): kills foreign-ABI callers,
- * returns EPERM for {@link DENIED_SYSCALLS}, x32 syscalls and TIOCSTI/TIOCLINUX ioctls, allows the rest.
+ * returns EPERM for {@link DENIED_SYSCALLS}, x32 syscalls, set-id file modes ({@link MODE_ARGUMENT})
+ * and TIOCSTI/TIOCLINUX ioctls, allows the rest.
  * @throws EncageError INVALID_ARGUMENT when `arch` is not supported.
  */
 export function buildSeccompFilter(arch: string = process.arch): Buffer {
@@ -143,6 +168,17 @@ function filterSteps(arch: SeccompArch): Step[] {
   for (const name of DENIED_SYSCALLS) {
     const nr = syscallNumber(name, arch);
     if (nr !== undefined) steps.push(jeq(nr, 'deny', 'next'));
+  }
+  for (const [name, index] of Object.entries(MODE_ARGUMENT)) {
+    const nr = syscallNumber(name as keyof typeof MODE_ARGUMENT, arch);
+    if (nr === undefined) continue;
+    const skip: Label = `not-${name}`;
+    steps.push(
+      jeq(nr, 'next', skip),
+      { kind: 'load', offset: argLowOffset(index) },
+      { kind: 'jump', code: JSET_K, k: SETID_MODE_BITS, jt: 'deny', jf: 'allow' },
+      { kind: 'label', name: skip },
+    );
   }
   const ioctl = syscallNumber('ioctl', arch);
   if (ioctl !== undefined) {
