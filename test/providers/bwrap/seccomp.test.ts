@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DENIED_SYSCALLS,
+  MODE_ARGUMENT,
   buildSeccompFilter,
   seccompArchFor,
 } from '../../../src/providers/bwrap/seccomp.js';
+import { syscallNumber } from '../../../src/providers/bwrap/seccomp-syscalls.js';
 import type { SeccompArch } from '../../../src/providers/bwrap/seccomp.js';
 
 // Values written out independently of the generator so that a wrong constant there is caught here.
@@ -221,6 +223,19 @@ describe.each(ARCHES)('buildSeccompFilter(%s) structure', (arch) => {
     expect(runBpf(prog, seccompData(AUDIT_ARCH_I386, nr.read))).toBe(RET_KILL_PROCESS);
     const otherArch = arch === 'x64' ? AUDIT_ARCH_AARCH64 : AUDIT_ARCH_X86_64;
     expect(runBpf(prog, seccompData(otherArch, nr.read))).toBe(RET_KILL_PROCESS);
+  });
+
+  it('refuses set-user-ID and set-group-ID file modes and allows plain ones', () => {
+    for (const [name, index] of Object.entries(MODE_ARGUMENT)) {
+      const nr = syscallNumber(name as keyof typeof MODE_ARGUMENT, arch);
+      if (nr === undefined) continue; // e.g. chmod and open do not exist on arm64
+      const withMode = (mode: number): bigint[] =>
+        Array.from({ length: 4 }, (_, i) => (i === index ? BigInt(mode) : 3n));
+      expect(run(nr, withMode(0o4755)), `${name} setuid`).toBe(RET_ERRNO_EPERM);
+      expect(run(nr, withMode(0o2755)), `${name} setgid`).toBe(RET_ERRNO_EPERM);
+      expect(run(nr, withMode(0o755)), `${name} plain`).toBe(RET_ALLOW);
+      expect(run(nr, withMode(0o644)), `${name} plain file`).toBe(RET_ALLOW);
+    }
   });
 
   it('returns only ALLOW or EPERM for the native ABI, EPERM for exactly the denied set', () => {
