@@ -5,6 +5,7 @@ import { isEncageError } from '../errors.js';
 import { Manager } from '../manager/manager.js';
 import { EXIT_ENCAGE_FAILED } from '../manager/result.js';
 import { doctorCommand } from './doctor.js';
+import { gcCommand } from './gc.js';
 import { runCommand } from './run.js';
 import type { RunFlags } from './spec-options.js';
 
@@ -67,6 +68,13 @@ function buildProgram(manager: Manager, setExit: (code: number) => void): Comman
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
       setExit(await doctorCommand(manager, { ...flags, probe: false }));
+    });
+  program
+    .command('gc')
+    .description('remove docker containers left behind by encage processes that died')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: { json?: boolean }) => {
+      setExit(await gcCommand(flags));
     });
   return program;
 }

@@ -62,6 +62,8 @@ export interface ContractOptions {
   readonly enabled?: boolean;
   /** A label for the describe block (default: the provider name). */
   readonly label?: string;
+  /** Runs once on the suite's fresh workdir, e.g. to make it writable for a container's user. */
+  readonly setupWorkdir?: (workdir: string) => Promise<void>;
 }
 
 /**
@@ -87,6 +89,7 @@ export function testProviderContract(options: ContractOptions): void {
       provider = options.createProvider();
       manager = new Manager({ providers: [provider], cleanupOnSignal: false });
       workdir = await mkdtemp(path.join(tmpdir(), 'encage-contract-'));
+      await options.setupWorkdir?.(workdir);
     });
     afterAll(async () => {
       await manager.close();
