@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BWRAP_ENABLED } from '../helpers/backends.js';
+import { DOCKER_ENABLED, TEST_IMAGE } from '../helpers/docker.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -189,6 +190,40 @@ describe('encage CLI', () => {
       );
       expect(result.stdout).toContain('is-a-tty');
       expect(result.exitCode).toBe(0);
+    });
+  });
+
+  describe.runIf(DOCKER_ENABLED)('with docker', () => {
+    it('runs as a non-root user by default and gc reports what it removed', async () => {
+      const result = await encage([
+        'run',
+        '-p',
+        'docker',
+        '--image',
+        TEST_IMAGE,
+        '--',
+        'sh',
+        '-c',
+        'id -u; echo ran',
+      ]);
+      expect(result.stdout).toMatch(/^\d+\nran$/);
+      expect(result.stdout.split('\n')[0]).not.toBe('0');
+      const gc = JSON.parse((await encage(['gc', '--json'])).stdout) as { removed: unknown };
+      expect(gc).toHaveProperty('removed');
+    });
+
+    it('names a missing image and how to get it, with status 125', async () => {
+      const result = await encage([
+        'run',
+        '-p',
+        'docker',
+        '--image',
+        'encage-test/absent:nope',
+        '--',
+        'true',
+      ]);
+      expect(result.exitCode).toBe(125);
+      expect(result.stderr).toContain('encage-test/absent:nope');
     });
   });
 });
