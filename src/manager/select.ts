@@ -40,16 +40,18 @@ export async function selectProvider(
   const isolating = [...providers.values()]
     .filter((provider) => provider.capabilities.isolation > 0)
     .sort((a, b) => b.capabilities.isolation - a.capabilities.isolation);
-  const checks = await Promise.all(
-    isolating.map(async (p) => [p, await p.check()] as [Provider, Availability]),
-  );
-  const found = checks.find(([, availability]) => availability.available);
-  if (found) {
-    const [provider, availability] = found;
-    return {
-      provider,
-      reason: `auto: strongest available isolating provider; ${availability.reason}`,
-    };
+  // Strongest first, stopping at the first available: a weaker backend is never probed (nor
+  // waited on, e.g. an unreachable DOCKER_HOST) when a stronger one works.
+  const checks: [Provider, Availability][] = [];
+  for (const provider of isolating) {
+    const availability = await provider.check();
+    if (availability.available) {
+      return {
+        provider,
+        reason: `auto: strongest available isolating provider; ${availability.reason}`,
+      };
+    }
+    checks.push([provider, availability]);
   }
   const why = checks.map(([p, a]) => `${p.name}: ${a.reason}`).join('; ');
   throw new EncageError(
