@@ -30,16 +30,26 @@ export abstract class BaseInstance implements Instance {
     return this.buildCommand(cmd, args, env);
   }
 
+  /** Releases once; concurrent calls share it. After a failure a later call tries again. */
   teardown(): Promise<void> {
-    this.#teardown ??= (async () => {
+    if (!this.#teardown) {
       this.#state = 'closing';
-      try {
-        await this.release();
-      } finally {
-        this.#state = 'closed';
-      }
-    })();
+      const attempt = this.#release();
+      this.#teardown = attempt;
+      // What failed (an engine that did not answer) may work later: do not pin the failure.
+      attempt.catch(() => {
+        if (this.#teardown === attempt) this.#teardown = undefined;
+      });
+    }
     return this.#teardown;
+  }
+
+  async #release(): Promise<void> {
+    try {
+      await this.release();
+    } finally {
+      this.#state = 'closed';
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {

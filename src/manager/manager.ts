@@ -4,14 +4,19 @@ import { assertSupported } from '../capabilities.js';
 import { entrypointScript, validateCommand } from '../entrypoint.js';
 import { EncageError } from '../errors.js';
 import type { Instance, Provider } from '../provider.js';
+import { holdFdReserve } from '../util/fd-reserve.js';
 import { validateScripts, type Script } from '../script.js';
 import { parseSpec, type SandboxSpecInput, type Spec } from '../spec.js';
+import { createAbortLinks } from './abort-links.js';
+import { asPrepareError, closedError, settledWithin } from './failures.js';
 import { launch, type SandboxSubprocess, type StdioOptions } from './launch.js';
 import type { RunResult } from './result.js';
 import { selectProvider, type Selection } from './select.js';
 import { onTerminationSignal } from './signals.js';
 
 const CONCURRENCY_PER_CORE = 8;
+/** How long close() waits for aborted prepares and commands to wind down. */
+export const CLOSE_GRACE_MS = 5_000;
 
 export interface ManagerOptions {
   /** Providers to register at once. */
@@ -42,15 +47,21 @@ export interface SandboxedProcess {
 export class Manager implements AsyncDisposable {
   readonly #providers = new Map<string, Provider>();
   readonly #live = new Set<Instance>();
-  readonly #pending = new Set<AbortController>();
+  /** Prepares and runs under way, each with the controller close() aborts and its settling. */
+  readonly #pending = new Map<AbortController, Promise<unknown>>();
+  /** Rejecters of runs waiting for a concurrency slot. */
+  readonly #queued = new Set<(error: EncageError) => void>();
   readonly #limit: LimitFunction;
+  readonly #linkAbort = createAbortLinks();
   readonly #cleanupOnSignal: boolean;
   #removeSignalHandlers: (() => void) | undefined;
   #closing: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: ManagerOptions = {}) {
     this.#limit = pLimit(options.concurrency ?? availableParallelism() * CONCURRENCY_PER_CORE);
     this.#cleanupOnSignal = options.cleanupOnSignal ?? true;
+    holdFdReserve(); // now, while descriptors are free: cleanup needs one when they run out
     for (const provider of options.providers ?? []) this.register(provider);
   }
 
@@ -139,90 +150,153 @@ export class Manager implements AsyncDisposable {
     const { provider } = await this.select(spec.provider);
     assertSupported(provider.name, provider.capabilities, spec);
     return new Promise<SandboxedProcess>((resolve, reject) => {
+      this.#queued.add(reject);
       void this.#limit(async () => {
-        let instance: Instance | undefined;
-        try {
-          instance = await this.#prepareWith(provider, spec, scripts, options.signal);
-          const command = instance.exec(cmd, args, spec.env);
-          const { subprocess, done } = launch(instance, command, spec, options, options.signal);
-          const prepared = instance;
-          const result = done.finally(() => prepared.teardown());
-          resolve({ instance, provider, spec, subprocess, result });
-          await result.catch(() => undefined);
-        } catch (error) {
-          await instance?.teardown().catch(() => undefined);
-          reject(error instanceof Error ? error : new Error(String(error)));
+        this.#queued.delete(reject);
+        if (this.#closed) {
+          reject(closedError());
+          return;
         }
+        // The whole run is in flight until its result settled: close() aborts it and waits.
+        await this.#inFlight(options.signal, async (signal) => {
+          let instance: Instance | undefined;
+          try {
+            instance = await this.#prepareWith(provider, spec, scripts, signal);
+            const command = instance.exec(cmd, args, spec.env);
+            const { subprocess, done } = launch(instance, command, spec, options, signal);
+            const prepared = instance;
+            const result = done.finally(() => this.#release(prepared));
+            resolve({ instance, provider, spec, subprocess, result });
+            await result.catch(() => undefined);
+          } catch (error) {
+            if (instance) await this.#release(instance).catch(() => undefined);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        });
       });
     });
   }
 
-  /** Tears down every live instance and aborts prepares under way. Idempotent. */
+  /**
+   * Stops everything and releases every resource. Idempotent; later calls return the same promise.
+   * Aborts prepares and commands under way (their results say `aborted`), rejects queued runs
+   * with MANAGER_CLOSED, and tears down every live instance. It waits for the teardowns, and
+   * at most CLOSE_GRACE_MS for aborted work to wind down: a provider whose prepare ignores the
+   * abort is not waited for (its instance is torn down as soon as that prepare resolves).
+   */
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      for (const controller of this.#pending)
-        controller.abort(new EncageError('MANAGER_CLOSED', 'manager closed'));
-      this.#limit.clearQueue();
-      await Promise.allSettled([...this.#live].map((instance) => instance.teardown()));
-      this.#removeSignalHandlers?.();
-      this.#removeSignalHandlers = undefined;
-    })();
+    if (!this.#closing) {
+      this.#closed = true; // set before any abort listener runs
+      this.#closing = this.#shutdown();
+    }
     return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    for (const controller of this.#pending.keys()) controller.abort(closedError());
+    this.#limit.clearQueue();
+    for (const reject of this.#queued) reject(closedError());
+    this.#queued.clear();
+    const winding = Promise.allSettled([...this.#pending.values()]);
+    await Promise.allSettled([...this.#live].map((instance) => this.#release(instance)));
+    await settledWithin(winding, CLOSE_GRACE_MS);
+    this.#removeSignalHandlers?.();
+    this.#removeSignalHandlers = undefined;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  async #prepareWith(
+  #prepareWith(
     provider: Provider,
     spec: Spec,
     scripts: readonly Script[],
     signal: AbortSignal | undefined,
   ): Promise<Instance> {
     assertSupported(provider.name, provider.capabilities, spec);
+    return this.#inFlight(signal, async (combined) => {
+      let instance: Instance;
+      try {
+        instance = await provider.prepare(spec, scripts, { signal: combined });
+      } catch (error) {
+        throw asPrepareError(provider.name, error);
+      }
+      if (this.#closed) {
+        await instance.teardown();
+        throw closedError();
+      }
+      this.#track(instance);
+      return instance;
+    });
+  }
+
+  /** Runs `task` with a signal that close() aborts; close() waits (bounded) for it to settle. */
+  async #inFlight<T>(
+    signal: AbortSignal | undefined,
+    task: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const controller = new AbortController();
-    const signals = signal ? [signal, controller.signal] : [controller.signal];
-    this.#pending.add(controller);
-    let instance: Instance;
+    if (this.#closed) controller.abort(closedError());
+    const unlink = this.#linkAbort(signal, controller);
+    let settled: () => void = () => undefined;
+    // Registered before the task starts: a signal arriving during it finds the handlers in place.
+    this.#pending.set(controller, new Promise<void>((resolve) => (settled = resolve)));
+    this.#syncSignalHandlers();
     try {
-      instance = await provider.prepare(spec, scripts, { signal: AbortSignal.any(signals) });
+      return await task(controller.signal);
     } finally {
+      unlink();
+      settled();
       this.#pending.delete(controller);
+      this.#syncSignalHandlers();
     }
-    if (this.#closing) {
-      await instance.teardown();
-      throw new EncageError(
-        'MANAGER_CLOSED',
-        'the manager was closed while the instance was being prepared',
-      );
-    }
-    this.#track(instance);
-    return instance;
   }
 
   #track(instance: Instance): void {
     this.#live.add(instance);
-    if (this.#cleanupOnSignal && !this.#removeSignalHandlers) {
-      this.#removeSignalHandlers = onTerminationSignal(() => this.close());
-    }
+    this.#syncSignalHandlers();
     const teardown = instance.teardown.bind(instance);
-    // Untrack once torn down, whoever calls teardown.
-    Object.defineProperty(instance, 'teardown', {
-      value: () =>
-        teardown().finally(() => {
-          this.#live.delete(instance);
-          if (this.#live.size === 0 && this.#removeSignalHandlers) {
-            this.#removeSignalHandlers();
-            this.#removeSignalHandlers = undefined;
-          }
-        }),
-      configurable: true,
-    });
+    try {
+      // Untrack once torn down, whoever calls teardown.
+      Object.defineProperty(instance, 'teardown', {
+        value: () => teardown().then(() => this.#untrack(instance)),
+        configurable: true,
+      });
+    } catch {
+      // A frozen instance: it is untracked when the Manager tears it down (run, spawn, close).
+    }
+  }
+
+  /**
+   * Tears an instance down and stops tracking it, even if its teardown could not be wrapped. One
+   * whose teardown failed stays tracked: close() tries it again.
+   */
+  #release(instance: Instance): Promise<void> {
+    return instance.teardown().then(() => this.#untrack(instance));
+  }
+
+  #untrack(instance: Instance): void {
+    this.#live.delete(instance);
+    this.#syncSignalHandlers();
+  }
+
+  /**
+   * Signal handlers exist exactly while something could leave resources behind. While closing
+   * they stay until the shutdown is over, so a repeated signal cannot cut the cleanup short.
+   */
+  #syncSignalHandlers(): void {
+    if (this.#closed) return;
+    const busy = this.#live.size > 0 || this.#pending.size > 0;
+    if (busy && this.#cleanupOnSignal && !this.#removeSignalHandlers) {
+      this.#removeSignalHandlers = onTerminationSignal(() => this.close());
+    } else if (!busy && this.#removeSignalHandlers) {
+      this.#removeSignalHandlers();
+      this.#removeSignalHandlers = undefined;
+    }
   }
 
   #assertOpen(): void {
-    if (this.#closing)
-      throw new EncageError('MANAGER_CLOSED', 'the manager is closed; create a new Manager.');
+    if (this.#closed) throw closedError();
   }
 }

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { abortError, EncageError } from '../errors.js';
 import { writeScripts, type Script } from '../script.js';
+import { holdFdReserve, isFdExhausted, withFdReserve } from './fd-reserve.js';
+import { hostErrno } from './host-errors.js';
 
 /** Creates a private (0700) temp dir for one instance; fails with PREPARE_FAILED naming the dir. */
 export async function createPrivateDir(provider: string): Promise<string> {
   const base = tmpdir();
+  holdFdReserve();
   try {
     return await mkdtemp(path.join(base, `encage-${provider}-`)); // mkdtemp creates it 0700
   } catch (error) {
@@ -18,9 +21,15 @@ export async function createPrivateDir(provider: string): Promise<string> {
   }
 }
 
-/** Removes a dir made by createPrivateDir; missing is fine. */
+/** Removes a dir made by createPrivateDir; missing is fine. Works even when out of descriptors. */
 export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  const remove = () => rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  try {
+    await remove();
+  } catch (error) {
+    if (!isFdExhausted(error)) throw error;
+    await withFdReserve(remove);
+  }
 }
 
 /**
@@ -39,7 +48,14 @@ export async function createScriptsDir(
     if (signal?.aborted) throw abortError(signal);
     return dir;
   } catch (error) {
-    await removeDir(dir);
-    throw error;
+    // The first failure is the one to report; a failed cleanup (e.g. EMFILE again) must not hide it.
+    await removeDir(dir).catch(() => undefined);
+    const code = hostErrno(error instanceof EncageError ? error.cause : error);
+    if (code === undefined) throw error;
+    throw new EncageError(
+      'PREPARE_FAILED',
+      `[${provider}] cannot write the scripts into ${dir}: ${code}. Free space or file descriptors, or set TMPDIR to a writable directory.`,
+      { path: dir, cause: error },
+    );
   }
 }

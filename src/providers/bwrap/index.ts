@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { assertSupported } from '../../capabilities.js';
@@ -70,11 +70,12 @@ export function createBwrapProvider(options: BwrapProviderOptions = {}): Provide
       const id = createInstanceId();
       const dir = await createPrivateDir(BWRAP_PROVIDER_NAME);
       try {
+        // Sync: a dir and a 2 KiB file in our own temp dir cost less than two thread-pool round trips.
         const scriptsDir = path.join(dir, 'scripts');
-        await mkdir(scriptsDir, { mode: 0o700 });
+        mkdirSync(scriptsDir, { mode: 0o700 });
         await writeScripts(scriptsDir, scripts);
         const filterPath = path.join(dir, 'seccomp.bpf');
-        await writeFile(filterPath, filter, { mode: 0o600 });
+        writeFileSync(filterPath, filter, { mode: 0o600 });
         const bwrapArgs = buildBwrapArgs(spec, { layout, scriptsDir, home: spec.env.HOME });
         if (signal?.aborted) throw abortError(signal);
         // Last step: nothing after it can fail, so a created cgroup always lands in the instance.

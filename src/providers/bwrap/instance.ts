@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BaseInstance } from '../../instance-base.js';
 import type { Command } from '../../provider.js';
@@ -68,15 +67,24 @@ export class BwrapInstance extends BaseInstance {
 
   protected async release(): Promise<void> {
     const { dir, filterPath, cgroup } = this.resources;
-    await killRecorded(`${filterPath}.pid`, dir);
+    killRecorded(`${filterPath}.pid`, dir);
     if (cgroup) await removeCgroup(cgroup);
     await removeDir(dir);
   }
 }
 
+/** A few bytes written by the wrapper: read sync, it costs less than a thread-pool round trip. */
+function readFileOrEmpty(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return ''; // never started
+  }
+}
+
 /** Kills the bwrap this instance started, if it still runs; its sandbox dies with it. */
-async function killRecorded(pidFile: string, dir: string): Promise<void> {
-  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+function killRecorded(pidFile: string, dir: string): void {
+  const pid = Number(readFileOrEmpty(pidFile).trim());
   if (!Number.isInteger(pid) || pid <= 0) return;
   try {
     // Guard against pid reuse: only a process whose argv names this instance's dir is ours.

@@ -9,7 +9,8 @@ import { toEncageError } from './container.js';
 import { createEngine, DEFAULT_DOCKER_HOST, parseDockerHost, type Engine } from './engine.js';
 import { createImageResolver, type ImageInfo } from './image.js';
 import { assertEngineSupports, DOCKER_PROVIDER_NAME, parseDockerOptions } from './options.js';
-import { prepareContainer } from './prepare.js';
+import { createPool, type DockerPool, type DockerPoolOptions } from './pool.js';
+import { prepareContainer, type DockerBackend, type PrepareContext } from './prepare.js';
 
 export {
   DOCKER_PROVIDER_NAME,
@@ -18,6 +19,13 @@ export {
 } from './options.js';
 export { collectGarbage, type GcReport } from './gc.js';
 export { createEngine, parseDockerHost, type Engine, type EngineAddress } from './engine.js';
+export {
+  DOCKER_POOL_NAME,
+  type DockerPool,
+  type DockerPoolOptions,
+  type DockerPoolState,
+  type DockerPoolStats,
+} from './pool.js';
 
 /** An engine that answered stays trusted this long; a failed probe is retried after RETRY. */
 const CHECK_TTL_MS = 60_000;
@@ -53,6 +61,41 @@ const DOCKER_CAPABILITIES: Capabilities = {
  * must share this host's filesystem.
  */
 export function createDockerProvider(options: DockerProviderOptions = {}): Provider {
+  const backend = createDockerBackend(options);
+  return {
+    name: DOCKER_PROVIDER_NAME,
+    capabilities: DOCKER_CAPABILITIES,
+    check: () => backend.check(),
+    async prepare(
+      spec: Spec,
+      scripts: readonly Script[],
+      prepareOptions: PrepareOptions = {},
+    ): Promise<Instance> {
+      const { signal } = prepareOptions;
+      assertSupported(DOCKER_PROVIDER_NAME, DOCKER_CAPABILITIES, spec);
+      const resolved = parseDockerOptions(spec, options.image);
+      const context = await backend.resolveContext(spec, resolved, signal);
+      return prepareContainer(spec, scripts, context, signal);
+    },
+  };
+}
+
+/**
+ * A warm pool of docker containers for one sandbox shape: `start()` it, register it with the
+ * Manager as a provider (name `docker-pool` unless given) and name it in `spec.provider` (under
+ * `auto` it ranks with docker). A spec that differs from the shape in anything fixed at container
+ * creation is refused with UNSUPPORTED_SPEC naming the field; `env`, `limits.timeoutMs` and
+ * `limits.outputBytes` may differ (they apply per command). Each instance takes its own
+ * container, never reused: teardown kills everything in it, the pool removes it in the
+ * background and refills to `size` (an empty pool creates on demand). `stop()` (or `await
+ * using`) removes every container the pool made; after a crash `encage gc` does.
+ */
+export function createDockerPool(options: DockerPoolOptions): DockerPool {
+  return createPool(options, createDockerBackend(options));
+}
+
+/** The engine side shared by the provider and the pool: a cached probe, images, the context. */
+function createDockerBackend(options: DockerProviderOptions): DockerBackend {
   const host = options.host ?? process.env.DOCKER_HOST ?? DEFAULT_DOCKER_HOST;
   const parsed = parseDockerHost(host);
   const engine: Engine | undefined = parsed.address && createEngine(parsed.address);
@@ -75,20 +118,12 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Provi
     return entry.probe;
   };
   return {
-    name: DOCKER_PROVIDER_NAME,
     capabilities: DOCKER_CAPABILITIES,
     async check() {
       const { available, reason, details } = await probe();
       return details === undefined ? { available, reason } : { available, reason, details };
     },
-    async prepare(
-      spec: Spec,
-      scripts: readonly Script[],
-      prepareOptions: PrepareOptions = {},
-    ): Promise<Instance> {
-      const { signal } = prepareOptions;
-      assertSupported(DOCKER_PROVIDER_NAME, DOCKER_CAPABILITIES, spec);
-      const resolved = parseDockerOptions(spec, options.image);
+    async resolveContext(spec, resolved, signal): Promise<PrepareContext> {
       const { info, reason } = await probe();
       if (!engine || !resolveImage || !buildImage || !info) {
         throw new EncageError('PROVIDER_UNAVAILABLE', `[docker] not available: ${reason}`, {
@@ -109,14 +144,13 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Provi
         throw toEncageError(engine, error, 'cannot inspect the image');
       }
       const runtime = info.runtimes.get(resolved.runtime ?? info.defaultRuntime);
-      const context = {
+      return {
         engine,
         dockerPath: info.dockerPath,
         image,
         options: resolved,
         maskSockets: !(runtime && isGvisor(runtime) && !allowsHostSockets(runtime)),
       };
-      return prepareContainer(spec, scripts, context, signal);
     },
   };
 }

@@ -41,7 +41,7 @@ export interface DockerInstanceResources {
 }
 
 export class DockerInstance extends BaseInstance {
-  readonly provider = DOCKER_PROVIDER_NAME;
+  readonly provider: string = DOCKER_PROVIDER_NAME;
   readonly root = SANDBOX_SCRIPTS_ROOT;
   readonly #watch = new AbortController();
   #execs = 0;
@@ -49,7 +49,7 @@ export class DockerInstance extends BaseInstance {
   constructor(
     readonly id: string,
     private readonly spec: Spec,
-    private readonly resources: DockerInstanceResources,
+    protected readonly resources: DockerInstanceResources,
   ) {
     super(spec.labels);
     // A container that dies under a running command (docker kill, engine restart) ends it too.
@@ -96,9 +96,14 @@ export class DockerInstance extends BaseInstance {
     };
   }
 
+  /** Stops following the container: its end is ours from here on. */
+  protected stopWatching(): void {
+    this.#watch.abort();
+  }
+
   protected async release(): Promise<void> {
     const { engine, container, clientsFile, dir } = this.resources;
-    this.#watch.abort();
+    this.stopWatching();
     let failure: unknown;
     try {
       await removeContainer(engine, container);
@@ -128,7 +133,7 @@ function killClients(clientsFile: string, container: string): void {
 }
 
 /** SIGKILLs recorded clients that still run; a pid reused by another process is left alone. */
-function killPids(pids: string, container: string): void {
+export function killPids(pids: string, container: string): void {
   for (const line of pids.split('\n')) {
     const pid = Number(line.trim());
     if (!Number.isInteger(pid) || pid <= 0) continue;

@@ -39,6 +39,14 @@ export interface ResolvedDockerOptions {
 
 /** Validates `spec.options` (zod, then cross-field rules); throws INVALID_SPEC naming the field. */
 export function parseDockerOptions(spec: Spec, defaultImage?: string): ResolvedDockerOptions {
+  // A pool outlives every spec (start/stop, containers made ahead): an object, not a spec option.
+  if (Object.hasOwn(spec.options, 'pool')) {
+    throw new EncageError(
+      'INVALID_SPEC',
+      '[docker] spec.options.pool: a warm pool is not a spec option. Create one with createDockerPool({ spec, size }) from "encage/providers/docker", start() it, register it with the Manager and name it in spec.provider.',
+      { path: 'spec.options.pool' },
+    );
+  }
   const options = parseProviderOptions(DOCKER_PROVIDER_NAME, DockerSpecOptionsSchema, spec.options);
   const invalid = (field: string, message: string): never => {
     throw new EncageError('INVALID_SPEC', `[docker] spec.options.${field}: ${message}`, {

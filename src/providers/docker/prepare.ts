@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { abortError } from '../../errors.js';
+import type { Availability, Capabilities } from '../../provider.js';
 import { writeScripts, type Script } from '../../script.js';
 import type { Spec } from '../../spec.js';
 import { createInstanceId } from '../../util/id.js';
@@ -9,8 +10,8 @@ import { buildCreateBody } from './args.js';
 import { createAndStart } from './container.js';
 import type { Engine } from './engine.js';
 import type { ImageInfo } from './image.js';
-import { DockerInstance } from './instance.js';
-import { resolveMasks } from './masks.js';
+import { DockerInstance, type DockerInstanceResources } from './instance.js';
+import { resolveMasks, type Mask } from './masks.js';
 import { DOCKER_PROVIDER_NAME, type ResolvedDockerOptions } from './options.js';
 import { LABEL_DIR, LABEL_INSTANCE, ownerLabels, USER_LABEL_PREFIX } from './owner.js';
 import { chooseAccess, grantAccess } from './scripts-dir.js';
@@ -25,6 +26,28 @@ export interface PrepareContext {
   readonly options: ResolvedDockerOptions;
   /** False when the runtime refuses host sockets by itself (gVisor without --host-uds). */
   readonly maskSockets: boolean;
+  /** Extra `encage.*` container labels (a pool names itself). */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The engine side of a docker provider or pool: its cached probe and each spec's context. */
+export interface DockerBackend {
+  readonly capabilities: Capabilities;
+  check(): Promise<Availability>;
+  /** Refuses what the engine cannot do for the spec, then resolves its image (never pulled). */
+  resolveContext(
+    spec: Spec,
+    options: ResolvedDockerOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<PrepareContext>;
+}
+
+/** A started container and what it was made of, before an instance owns it. */
+export interface StartedContainer {
+  readonly id: string;
+  readonly resources: DockerInstanceResources;
+  /** What was masked: the deny paths and engine sockets that existed at create time. */
+  readonly masks: readonly Mask[];
 }
 
 /**
@@ -37,6 +60,17 @@ export async function prepareContainer(
   context: PrepareContext,
   signal: AbortSignal | undefined,
 ): Promise<DockerInstance> {
+  const { id, resources } = await startContainer(spec, scripts, context, signal);
+  return new DockerInstance(id, spec, resources);
+}
+
+/** prepareContainer without the instance: the caller owns the container and its dir. */
+export async function startContainer(
+  spec: Spec,
+  scripts: readonly Script[],
+  context: PrepareContext,
+  signal: AbortSignal | undefined,
+): Promise<StartedContainer> {
   const { engine, image, options } = context;
   const id = createInstanceId();
   const container = `encage-${id}`;
@@ -49,10 +83,10 @@ export async function prepareContainer(
     const access = chooseAccess(options.uid, options.gid);
     await grantAccess(scriptsDir, access);
     await writeFile(emptyFile, '', { mode: 0o444 });
-    const engineSocket = engine.address.kind === 'unix' ? engine.address.socketPath : undefined;
     const userLabels = Object.entries(spec.labels).map(
       ([k, v]) => [USER_LABEL_PREFIX + k, v] as const,
     );
+    const masks = resolveContainerMasks(spec, context);
     const body = buildCreateBody(spec, {
       image: image.id,
       uid: options.uid,
@@ -60,9 +94,10 @@ export async function prepareContainer(
       runtime: options.runtime,
       scriptsDir,
       emptyFile,
-      masks: resolveMasks(spec, { engineSocket, maskSockets: context.maskSockets }),
+      masks,
       labels: {
         ...Object.fromEntries(userLabels),
+        ...context.labels,
         ...ownerLabels(),
         [LABEL_INSTANCE]: id,
         [LABEL_DIR]: dir,
@@ -71,7 +106,7 @@ export async function prepareContainer(
     });
     if (signal?.aborted) throw abortError(signal);
     await createAndStart(engine, container, body, signal);
-    return new DockerInstance(id, spec, {
+    const resources = {
       engine,
       container,
       dir,
@@ -82,9 +117,17 @@ export async function prepareContainer(
       gid: options.gid,
       access,
       foreignEnv: [...ENGINE_SET_ENV, ...image.envNames],
-    });
+    };
+    return { id, resources, masks };
   } catch (error) {
     await removeDir(dir).catch(() => undefined);
     throw error;
   }
+}
+
+/** What a container for `spec` masks right now: existing deny paths and engine sockets. */
+export function resolveContainerMasks(spec: Spec, context: PrepareContext): Mask[] {
+  const { address } = context.engine;
+  const engineSocket = address.kind === 'unix' ? address.socketPath : undefined;
+  return resolveMasks(spec, { engineSocket, maskSockets: context.maskSockets });
 }
