@@ -9,7 +9,8 @@ import type { Provider } from '../provider.js';
 import { DEFAULT_PATH, type SandboxSpecInput } from '../spec.js';
 
 const CONCURRENT_RUNS = 100;
-const SHORT_TIMEOUT_MS = 300;
+// Long enough for a slow engine (docker over tcp, under load) to start the command first.
+const SHORT_TIMEOUT_MS = 2_000;
 const LONG_SLEEP_S = 30;
 /** Variables a shell or container runtime sets by itself; never copied from the host. */
 const RUNTIME_SET_ENV = new Set(['PWD', 'HOSTNAME', 'SHLVL', 'OLDPWD', '_']);
