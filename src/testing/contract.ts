@@ -10,7 +10,7 @@ import { DEFAULT_PATH, type SandboxSpecInput } from '../spec.js';
 
 const CONCURRENT_RUNS = 100;
 // Long enough for a slow engine (docker over tcp, under load) to start the command first.
-const SHORT_TIMEOUT_MS = 2_000;
+const SHORT_TIMEOUT_MS = 4_000;
 const LONG_SLEEP_S = 30;
 /** Variables a shell or container runtime sets by itself; never copied from the host. */
 const RUNTIME_SET_ENV = new Set(['PWD', 'HOSTNAME', 'SHLVL', 'OLDPWD', '_']);
