@@ -201,6 +201,20 @@ start_dockerd() {
       rm -f "$cpidfile"
     fi
   fi
+  # dockerd uses a system containerd whenever /run/containerd/containerd.sock
+  # exists, and fails ("failed to dial ... context deadline exceeded") when
+  # nothing listens there. A leftover path that is not a socket, or a socket
+  # with no containerd process behind it, is removed so dockerd starts its own.
+  local csock=/run/containerd/containerd.sock
+  if [ -e "$csock" ] || [ -L "$csock" ]; then
+    if [ ! -S "$csock" ]; then
+      log "removing $csock: not a socket (leftover), dockerd would try to dial it"
+      rm -f "$csock"
+    elif ! pgrep -x containerd >/dev/null; then
+      log "removing $csock: no containerd process listens on it"
+      rm -f "$csock"
+    fi
+  fi
   mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$PIDFILE")"
   printf '\n==== %s provision.sh starts dockerd\n' "$(date -u +%FT%TZ)" >>"$DOCKERD_LOG"
   # setsid: own session, so the caller's process group / terminal going away
