@@ -249,4 +249,36 @@ describe.runIf(BWRAP_ENABLED)('bwrap escape battery: filesystem', () => {
     for (const marker of ['START', 'SCRIPT-OK']) expectMarker(ok, marker);
     expect(ok.stderr).toMatch(/Read-only file system/);
   });
+
+  it('with "/" granted read-only: reads the host disk, yet /proc, /tmp, HOME and scripts stay private', async () => {
+    const workdir = await battery.dir('wd');
+    const hostTmpBefore = readdirSync('/tmp').sort();
+    const result = await battery.run(
+      `echo START; cat /etc/hostname >/dev/null && echo HOST-DISK; sh /tmp/.encage/user.sh
+       echo x > /tmp/private-${battery.nonce} && echo TMP-WRITABLE
+       echo x > "$HOME/h" && echo HOME-WRITABLE
+       echo "PID1 $(head -c 5 /proc/1/cmdline)"
+       ls /proc | grep -c '^[0-9]'
+       echo y > /etc/encage-${battery.nonce} 2>/dev/null && echo WROTE-ETC; echo END`,
+      { workdir, readOnly: ['/'], env: { PATH: DEFAULT_PATH, HOME: '/home/sandbox' } },
+      { scripts: [{ innerPath: 'user.sh', mode: 0o755, contents: 'echo USER-SCRIPT\n' }] },
+    );
+    for (const marker of [
+      'START',
+      'HOST-DISK',
+      'USER-SCRIPT',
+      'TMP-WRITABLE',
+      'HOME-WRITABLE',
+      'END',
+    ])
+      expectMarker(result, marker);
+    // A fresh /proc: its pid 1 is the sandbox's bwrap, and only a few pids exist.
+    expect(result.stdout).toContain('PID1 bwrap');
+    const pids = Number(result.stdout.split('\n').at(-3));
+    expect(pids).toBeGreaterThan(0);
+    expect(pids).toBeLessThan(10);
+    expect(result.stdout).not.toContain('WROTE-ETC');
+    expect(existsSync(`/etc/encage-${battery.nonce}`)).toBe(false);
+    expect(readdirSync('/tmp').sort()).toEqual(hostTmpBefore);
+  });
 });

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,5 +126,28 @@ describe.runIf(BWRAP_ENABLED)('bwrap escape battery: network', () => {
     // Meaningful where the host has a Docker socket (CI provisions dockerd).
     if (sockets.some((s) => existsSync(s)))
       expect(result.stdout).toContain('CLIENT ENOENT /var/run/docker.sock');
+  });
+
+  it('hides engine sockets when /run is granted, and keeps its scripts out of the host /run', async () => {
+    const sockets = ['/var/run/docker.sock', '/run/docker.sock'].filter((s) => existsSync(s));
+    const hostRunBefore = readdirSync('/run').sort();
+    const result = await battery.run(
+      `echo START; ls -A /run; sh /.encage/user.sh
+       for s in ${sockets.join(' ')}; do [ -S "$s" ] && echo "SOCKET $s"; ${client('"$s"')}; done; echo END`,
+      { env: env(), readOnly: ['/run'] },
+      { scripts: [{ innerPath: 'user.sh', mode: 0o755, contents: 'echo USER-SCRIPT\n' }] },
+    );
+    // The host /run is what the grant shows; the instance's own scripts moved out of its way.
+    for (const marker of ['START', 'USER-SCRIPT', 'END', ...hostRunBefore.slice(0, 3)])
+      expectMarker(result, marker);
+    expect(result.stdout).not.toContain('SOCKET ');
+    expect(result.stdout).not.toContain('GOT ');
+    // /run/docker.sock is masked by an empty file (connect is refused; unmasked, the engine
+    // would accept and wait); /var/run is not granted, so it does not exist in the sandbox.
+    for (const socket of sockets)
+      expect(result.stdout).toMatch(new RegExp(`^CLIENT (ECONNREFUSED|ENOENT) ${socket}$`, 'm'));
+    if (sockets.includes('/run/docker.sock'))
+      expect(result.stdout).toContain('CLIENT ECONNREFUSED /run/docker.sock');
+    expect(readdirSync('/run').sort()).toEqual(hostRunBefore);
   });
 });

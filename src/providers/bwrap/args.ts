@@ -1,10 +1,9 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Spec } from '../../spec.js';
+import { ENGINE_PATHS, grantedPaths, isInside } from '../sandbox-paths.js';
 import type { HostEntry } from './layout.js';
 
-/** Where the instance's scripts dir appears inside the sandbox. */
-export const SANDBOX_SCRIPTS_ROOT = '/run/encage';
 /** Size of the private /tmp and HOME when no memory limit bounds them. */
 export const DEFAULT_TMPFS_BYTES = 1024 ** 3;
 const SANDBOX_HOSTNAME = 'encage';
@@ -38,41 +37,56 @@ export function layoutArgs(layout: readonly HostEntry[]): string[] {
 export interface BwrapArgsContext {
   readonly layout: readonly HostEntry[];
   readonly scriptsDir: string;
+  /** Where scriptsDir appears in the sandbox (`scriptsRootFor(spec)`). */
+  readonly scriptsRoot: string;
   readonly home: string | undefined;
 }
 
 /**
- * Builds the bwrap argv (without the command) for a spec. Pure apart from reading the deny paths'
- * type. Order matters: later mounts cover earlier ones, so grants come after the private dirs
- * and deny masks after every grant.
+ * Builds the bwrap argv (without the command) for a spec. Pure apart from reading the deny
+ * paths' type. Order matters: a later mount covers an earlier one. Mounts go shallow to deep,
+ * so a grant of a parent (even "/") never covers the fresh /proc, /dev, private /tmp and HOME,
+ * or the scripts; at equal depth a grant comes last and wins. Deny masks come after all.
  */
 export function buildBwrapArgs(spec: Spec, context: BwrapArgsContext): string[] {
+  const grantsRoot = grantedPaths(spec).includes('/');
   const args: string[] = [
     ...NAMESPACE_FLAGS,
     ...(spec.network === 'none' ? ['--unshare-net'] : []),
     '--hostname',
     SANDBOX_HOSTNAME,
     '--clearenv',
-    ...layoutArgs(context.layout),
+    // With "/" granted the host root shows the system dirs already.
+    ...(grantsRoot ? [] : layoutArgs(context.layout)),
   ];
   const tmpfsBytes = String(spec.limits.memoryBytes ?? DEFAULT_TMPFS_BYTES);
-  // bwrap leaves /proc/sys writable, and for a sandbox that is host uid 0 (encage run as root)
-  // that means host-wide sysctls such as kernel.core_pattern: make it read-only.
-  args.push('--proc', '/proc', '--ro-bind', '/proc/sys', '/proc/sys', '--dev', '/dev');
-  args.push('--size', tmpfsBytes, '--tmpfs', '/tmp', '--size', tmpfsBytes, '--tmpfs', '/home');
-  args.push(...homeArgs(spec, context.home, tmpfsBytes));
-  args.push('--ro-bind', context.scriptsDir, SANDBOX_SCRIPTS_ROOT);
-  const denied = spec.deny.flatMap(resolveDenied).sort((a, b) => depth(a.path) - depth(b.path));
+  const denied = [
+    ...spec.deny.flatMap(resolveDenied),
+    ...ENGINE_PATHS.flatMap(resolveDenied).filter((engine) =>
+      grantedPaths(spec).some((grant) => isInside(engine.path, grant)),
+    ),
+  ].sort((a, b) => depth(a.path) - depth(b.path));
   const pinned = [...spec.readOnly, ...denied.map((hidden) => hidden.path)].flatMap(
     (protectedPath) => writableAncestors(spec, protectedPath),
   );
-  const grants = [
-    ...spec.readOnly.map((p) => ['--ro-bind', p] as const),
-    ...spec.readWrite.map((p) => ['--bind', p] as const),
-    ['--bind', spec.workdir] as const,
-    ...[...new Set(pinned)].map((p) => ['--bind', p] as const),
-  ].sort(([, a], [, b]) => depth(a) - depth(b));
-  for (const [flag, grant] of grants) args.push(flag, grant, grant);
+  const mounts: [target: string, ...flags: string[]][] = [
+    ['/proc', '--proc', '/proc'],
+    // bwrap leaves /proc/sys writable, and for a sandbox that is host uid 0 (encage run as
+    // root) that means host-wide sysctls such as kernel.core_pattern: make it read-only.
+    ['/proc/sys', '--ro-bind', '/proc/sys', '/proc/sys'],
+    ['/dev', '--dev', '/dev'],
+    ['/tmp', '--size', tmpfsBytes, '--tmpfs', '/tmp'],
+    ['/home', '--size', tmpfsBytes, '--tmpfs', '/home'],
+    ...homeMounts(spec, context.home, tmpfsBytes),
+    [context.scriptsRoot, '--ro-bind', context.scriptsDir, context.scriptsRoot],
+    ...spec.readOnly.map((p) => [p, '--ro-bind', p, p] as [string, ...string[]]),
+    ...spec.readWrite.map((p) => [p, '--bind', p, p] as [string, ...string[]]),
+    [spec.workdir, '--bind', spec.workdir, spec.workdir],
+    ...[...new Set(pinned)].map((p) => [p, '--bind', p, p] as [string, ...string[]]),
+  ];
+  // Array.prototype.sort is stable: equal depths keep the order above.
+  mounts.sort(([a], [b]) => depth(a) - depth(b));
+  for (const [, ...flags] of mounts) args.push(...flags);
   for (const hidden of denied) {
     if (hidden.isDir) args.push('--tmpfs', hidden.path, '--remount-ro', hidden.path);
     else args.push('--ro-bind', '/dev/null', hidden.path);
@@ -82,18 +96,16 @@ export function buildBwrapArgs(spec: Spec, context: BwrapArgsContext): string[] 
 }
 
 /** A private HOME: a dir in the private /tmp or /home, else its own tmpfs unless it is granted. */
-function homeArgs(spec: Spec, home: string | undefined, tmpfsBytes: string): string[] {
-  if (home === undefined || !path.isAbsolute(home) || home === '/') return [];
-  if (isInside(home, '/tmp') || isInside(home, '/home')) return ['--dir', home];
-  const granted = [spec.workdir, ...spec.readOnly, ...spec.readWrite].some((grant) =>
-    isInside(home, grant),
-  );
-  return granted ? [] : ['--size', tmpfsBytes, '--tmpfs', home];
-}
-
-function isInside(child: string, parent: string): boolean {
-  const relative = path.relative(parent, child);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+function homeMounts(
+  spec: Spec,
+  home: string | undefined,
+  tmpfsBytes: string,
+): [string, ...string[]][] {
+  if (home === undefined || !path.isAbsolute(home) || path.normalize(home) === '/') return [];
+  const target = path.normalize(home);
+  if (isInside(target, '/tmp') || isInside(target, '/home')) return [[target, '--dir', target]];
+  const granted = grantedPaths(spec).some((grant) => isInside(target, grant));
+  return granted ? [] : [[target, '--size', tmpfsBytes, '--tmpfs', target]];
 }
 
 /**
@@ -114,8 +126,9 @@ function writableAncestors(spec: Spec, protectedPath: string): string[] {
   return dirs;
 }
 
+/** Path components below "/": "/" is 0, "/tmp" is 1. */
 function depth(p: string): number {
-  return p.split('/').length;
+  return p === '/' ? 0 : p.split('/').length - 1;
 }
 
 /**

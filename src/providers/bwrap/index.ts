@@ -8,6 +8,7 @@ import { parseProviderOptions, type Spec } from '../../spec.js';
 import { abortError } from '../../errors.js';
 import { createInstanceId } from '../../util/id.js';
 import { createPrivateDir, removeDir } from '../../util/temp-dir.js';
+import { scriptsRootFor } from '../sandbox-paths.js';
 import { buildBwrapArgs } from './args.js';
 import { createCgroup, detectCgroups, type CgroupMode } from './cgroups.js';
 import { checkBwrap } from './check.js';
@@ -67,6 +68,7 @@ export function createBwrapProvider(options: BwrapProviderOptions = {}): Provide
       const { signal } = prepareOptions;
       const { layout, cgroups, filter } = await readHost();
       if (signal?.aborted) throw abortError(signal);
+      const scriptsRoot = scriptsRootFor(spec); // may refuse the spec: before anything exists
       const id = createInstanceId();
       const dir = await createPrivateDir(BWRAP_PROVIDER_NAME);
       try {
@@ -76,11 +78,23 @@ export function createBwrapProvider(options: BwrapProviderOptions = {}): Provide
         await writeScripts(scriptsDir, scripts);
         const filterPath = path.join(dir, 'seccomp.bpf');
         writeFileSync(filterPath, filter, { mode: 0o600 });
-        const bwrapArgs = buildBwrapArgs(spec, { layout, scriptsDir, home: spec.env.HOME });
+        const bwrapArgs = buildBwrapArgs(spec, {
+          layout,
+          scriptsDir,
+          scriptsRoot,
+          home: spec.env.HOME,
+        });
         if (signal?.aborted) throw abortError(signal);
         // Last step: nothing after it can fail, so a created cgroup always lands in the instance.
         const cgroup = await createCgroup(cgroups, id, spec.limits);
-        return new BwrapInstance(id, spec, { dir, filterPath, bwrapPath, bwrapArgs, cgroup });
+        return new BwrapInstance(id, spec, {
+          dir,
+          scriptsRoot,
+          filterPath,
+          bwrapPath,
+          bwrapArgs,
+          cgroup,
+        });
       } catch (error) {
         await removeDir(dir);
         throw error;

@@ -4,7 +4,6 @@ import { BaseInstance } from '../../instance-base.js';
 import type { Command } from '../../provider.js';
 import type { Spec } from '../../spec.js';
 import { removeDir } from '../../util/temp-dir.js';
-import { SANDBOX_SCRIPTS_ROOT } from './args.js';
 import { removeCgroup, type InstanceCgroup } from './cgroups.js';
 
 /**
@@ -18,6 +17,8 @@ const SHELL = '/bin/sh';
 
 export interface BwrapInstanceResources {
   readonly dir: string;
+  /** Where the scripts appear in the sandbox. */
+  readonly scriptsRoot: string;
   readonly filterPath: string;
   readonly bwrapPath: string;
   readonly bwrapArgs: readonly string[];
@@ -26,7 +27,7 @@ export interface BwrapInstanceResources {
 
 export class BwrapInstance extends BaseInstance {
   readonly provider = 'bwrap';
-  readonly root = SANDBOX_SCRIPTS_ROOT;
+  readonly root: string;
 
   constructor(
     readonly id: string,
@@ -34,6 +35,7 @@ export class BwrapInstance extends BaseInstance {
     private readonly resources: BwrapInstanceResources,
   ) {
     super(spec.labels);
+    this.root = resources.scriptsRoot;
   }
 
   protected buildCommand(

@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { SANDBOX_HOME, type Spec } from '../../spec.js';
-import { grantedPaths, isInside, type Mask } from './masks.js';
+import { grantedPaths, isInside } from '../sandbox-paths.js';
+import type { Mask } from './masks.js';
 
-/** Where the instance's scripts dir appears inside the container. */
-export const SANDBOX_SCRIPTS_ROOT = '/run/encage';
 /**
  * The container's main process only keeps it alive for `docker exec`; images need `sleep`.
  * docker-init (HostConfig.Init) runs as PID 1 above it and reaps orphans of the commands.
@@ -25,8 +24,10 @@ export interface CreateContext {
   readonly uid: number;
   readonly gid: number;
   readonly runtime: string | undefined;
-  /** Host dir bound read-only at SANDBOX_SCRIPTS_ROOT. */
+  /** Host dir bound read-only at `scriptsRoot`. */
   readonly scriptsDir: string;
+  /** Where the scripts appear in the container (`scriptsRootFor(spec)`). */
+  readonly scriptsRoot: string;
   /** An empty read-only host file bound over masked files. */
   readonly emptyFile: string;
   readonly masks: readonly Mask[];
@@ -58,7 +59,7 @@ export function buildCreateBody(spec: Spec, context: CreateContext): Record<stri
   for (const grant of spec.readWrite)
     plan.set(grant, { kind: 'bind', source: grant, readOnly: false });
   plan.set(spec.workdir, { kind: 'bind', source: spec.workdir, readOnly: false });
-  plan.set(SANDBOX_SCRIPTS_ROOT, { kind: 'bind', source: context.scriptsDir, readOnly: true });
+  plan.set(context.scriptsRoot, { kind: 'bind', source: context.scriptsDir, readOnly: true });
   for (const mask of context.masks) {
     plan.set(
       mask.path,

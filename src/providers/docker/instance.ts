@@ -6,7 +6,6 @@ import { BaseInstance } from '../../instance-base.js';
 import type { Command } from '../../provider.js';
 import type { Spec } from '../../spec.js';
 import { removeDir } from '../../util/temp-dir.js';
-import { SANDBOX_SCRIPTS_ROOT } from './args.js';
 import { removeContainer, waitUntilStopped } from './container.js';
 import { ENGINE_API_VERSION, type Engine } from './engine.js';
 import { DOCKER_PROVIDER_NAME } from './options.js';
@@ -30,6 +29,8 @@ export interface DockerInstanceResources {
   /** The private host dir holding everything below. */
   readonly dir: string;
   readonly scriptsDir: string;
+  /** Where scriptsDir appears in the container. */
+  readonly scriptsRoot: string;
   /** Pids of `docker exec` clients started from this instance's commands. */
   readonly clientsFile: string;
   readonly dockerPath: string;
@@ -42,7 +43,7 @@ export interface DockerInstanceResources {
 
 export class DockerInstance extends BaseInstance {
   readonly provider: string = DOCKER_PROVIDER_NAME;
-  readonly root = SANDBOX_SCRIPTS_ROOT;
+  readonly root: string;
   readonly #watch = new AbortController();
   #execs = 0;
 
@@ -52,6 +53,7 @@ export class DockerInstance extends BaseInstance {
     protected readonly resources: DockerInstanceResources,
   ) {
     super(spec.labels);
+    this.root = resources.scriptsRoot;
     // A container that dies under a running command (docker kill, engine restart) ends it too.
     waitUntilStopped(resources.engine, resources.container, this.#watch.signal).then(
       () => this.state === 'ready' && killClients(resources.clientsFile, resources.container),
@@ -85,7 +87,7 @@ export class DockerInstance extends BaseInstance {
         this.spec.workdir,
         container,
         SHELL,
-        `${SANDBOX_SCRIPTS_ROOT}/${innerPath}`,
+        `${this.resources.scriptsRoot}/${innerPath}`,
       ],
       // A pinned API version spares the CLI its version negotiation round trip.
       env: {

@@ -1,34 +1,11 @@
 import { realpathSync, statSync } from 'node:fs';
-import path from 'node:path';
 import type { Spec } from '../../spec.js';
+import { ENGINE_PATHS, grantedPaths, isInside } from '../sandbox-paths.js';
 
 /** A host path inside a grant that must not be reachable in the container. */
 export interface Mask {
   readonly path: string;
   readonly isDir: boolean;
-}
-
-/**
- * Container engine sockets and their state dirs: hidden whenever a grant would show them (an
- * engine socket is root on the host).
- */
-export const ENGINE_PATHS = [
-  '/var/run/docker.sock',
-  '/run/docker.sock',
-  '/run/docker',
-  '/run/containerd',
-  '/run/podman',
-] as const;
-
-/** True when `child` is `parent` or below it. */
-export function isInside(child: string, parent: string): boolean {
-  const relative = path.relative(parent, child);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
-}
-
-/** The host paths the container sees: the workdir and the grants. */
-export function grantedPaths(spec: Spec): string[] {
-  return [spec.workdir, ...spec.readOnly, ...spec.readWrite];
 }
 
 export interface MaskOptions {

@@ -1,4 +1,5 @@
 import { SANDBOX_HOME, type Spec } from '../../spec.js';
+import { scriptsRootFor } from '../sandbox-paths.js';
 import { buildCreateBody } from './args.js';
 import type { ResolvedDockerOptions } from './options.js';
 import { USER_LABEL_PREFIX } from './owner.js';
@@ -59,6 +60,7 @@ export function describeShape(spec: Spec, options: ResolvedDockerOptions): PoolS
     gid,
     runtime: options.runtime,
     scriptsDir: '',
+    scriptsRoot: scriptsRootFor(canonical),
     emptyFile: '',
     masks: [],
     labels: Object.fromEntries(labels.map(([k, v]) => [USER_LABEL_PREFIX + k, v])),

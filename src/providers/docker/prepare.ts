@@ -1,11 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { abortError } from '../../errors.js';
+import { abortError, EncageError } from '../../errors.js';
 import type { Availability, Capabilities } from '../../provider.js';
 import { writeScripts, type Script } from '../../script.js';
 import type { Spec } from '../../spec.js';
 import { createInstanceId } from '../../util/id.js';
 import { createPrivateDir, removeDir } from '../../util/temp-dir.js';
+import { scriptsRootFor } from '../sandbox-paths.js';
 import { buildCreateBody } from './args.js';
 import { createAndStart } from './container.js';
 import type { Engine } from './engine.js';
@@ -74,6 +75,8 @@ export async function startContainer(
   const { engine, image, options } = context;
   const id = createInstanceId();
   const container = `encage-${id}`;
+  refuseRootGrant(spec);
+  const scriptsRoot = scriptsRootFor(spec); // may refuse the spec: before anything exists
   const dir = await createPrivateDir(DOCKER_PROVIDER_NAME);
   try {
     const scriptsDir = path.join(dir, 'scripts');
@@ -93,6 +96,7 @@ export async function startContainer(
       gid: options.gid,
       runtime: options.runtime,
       scriptsDir,
+      scriptsRoot,
       emptyFile,
       masks,
       labels: {
@@ -111,6 +115,7 @@ export async function startContainer(
       container,
       dir,
       scriptsDir,
+      scriptsRoot,
       clientsFile: path.join(dir, 'clients'),
       dockerPath: context.dockerPath,
       uid: options.uid,
@@ -130,4 +135,15 @@ export function resolveContainerMasks(spec: Spec, context: PrepareContext): Mask
   const { address } = context.engine;
   const engineSocket = address.kind === 'unix' ? address.socketPath : undefined;
   return resolveMasks(spec, { engineSocket, maskSockets: context.maskSockets });
+}
+
+/** Docker cannot bind anything onto a container's "/": say so before creating anything. */
+function refuseRootGrant(spec: Spec): void {
+  for (const field of ['readOnly', 'readWrite'] as const)
+    if (spec[field].includes('/'))
+      throw new EncageError(
+        'INVALID_SPEC',
+        `${field}: docker cannot bind "/" into a container; grant the directories the command needs, or use the bwrap provider`,
+        { path: field },
+      );
 }

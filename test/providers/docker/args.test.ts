@@ -3,7 +3,6 @@ import {
   buildCreateBody,
   DEFAULT_TMPFS_BYTES,
   PIDS_OVERHEAD,
-  SANDBOX_SCRIPTS_ROOT,
   type CreateContext,
 } from '../../../src/providers/docker/args.js';
 import type { Spec } from '../../../src/spec.js';
@@ -32,6 +31,7 @@ const context: CreateContext = {
   gid: 1001,
   runtime: undefined,
   scriptsDir: '/tmp/encage-docker-x/scripts',
+  scriptsRoot: '/run/encage',
   emptyFile: '/tmp/encage-docker-x/empty',
   masks: [],
   labels: { 'encage.instance': 'abc' },
@@ -87,7 +87,7 @@ describe('buildCreateBody', () => {
   it('binds the workdir read-write at the same path and the scripts read-only', () => {
     const body = build(spec());
     expect(target(body, WORKDIR)).toMatchObject({ Source: WORKDIR, ReadOnly: false });
-    expect(target(body, SANDBOX_SCRIPTS_ROOT)).toMatchObject({
+    expect(target(body, context.scriptsRoot)).toMatchObject({
       Source: context.scriptsDir,
       ReadOnly: true,
     });

@@ -69,6 +69,18 @@ describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.user' });
   });
 
+  it('refuses a grant of "/" before creating anything, and still runs with narrower grants', async () => {
+    const before = (await ownContainers()).length;
+    const error = await failure(
+      manager.run(spec({ image: TEST_IMAGE }, { readOnly: ['/'] }), 'true'),
+    );
+    expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'readOnly' });
+    expect(error.message).toContain('grant the directories');
+    expect((await ownContainers()).length).toBe(before);
+    const ok = await manager.run(spec({ image: TEST_IMAGE }, { readOnly: ['/usr'] }), 'true');
+    expect(ok.exitCode).toBe(0);
+  });
+
   it('refuses an image missing from the engine, naming it and how to get it', async () => {
     const image = 'encage-test/does-not-exist:1';
     const error = await failure(manager.run(spec({ image }), 'true'));

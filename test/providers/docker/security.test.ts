@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -73,11 +73,19 @@ describe.each(RUNTIMES)('docker ($label) isolation', ({ enabled, gvisor, options
 
     it('cannot see the docker socket, even when /run and /var/run are granted', async () => {
       const grants = ['/run', '/var/run'].filter((p) => existsSync(p));
-      const result = await sh(
-        `ls /run 2>/dev/null | grep -q . && echo ${MARKER}; for s in /run/docker.sock /var/run/docker.sock; do [ -S "$s" ] && echo "socket $s"; [ -s "$s" ] && echo "data $s"; done; echo done`,
-        { readOnly: grants },
+      const hostRunBefore = readdirSync('/run').sort();
+      const result = await manager.run(
+        spec({ readOnly: grants }),
+        'sh',
+        [
+          '-c',
+          `ls /run 2>/dev/null | grep -q . && echo ${MARKER}; for s in /run/docker.sock /var/run/docker.sock; do [ -S "$s" ] && echo "socket $s"; [ -s "$s" ] && echo "data $s"; done; sh /.encage/user.sh; echo done`,
+        ],
+        { scripts: [{ innerPath: 'user.sh', mode: 0o755, contents: 'echo user-script\n' }] },
       );
-      expect(result.stdout).toBe(`${MARKER}\ndone\n`);
+      expect(result.stdout).toBe(`${MARKER}\nuser-script\ndone\n`);
+      // The scripts moved out of the granted /run: no mount point was made in the host's /run.
+      expect(readdirSync('/run').sort()).toEqual(hostRunBefore);
       const plain = await sh(`echo ${MARKER}; ls -l /var/run/docker.sock /run/docker.sock 2>&1`);
       expect(plain.stdout).toContain(MARKER);
       expect(plain.stdout).not.toMatch(/^s/m);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import {
@@ -217,14 +218,29 @@ function checkRejection(scenario: Scenario, error: unknown): Checked {
   return { outcome, failure: `rejected: ${error.code} ${error.message}` };
 }
 
-/** Heap in use after a full collection (needs `--expose-gc` or the flag set at run time). */
-export async function settledHeapBytes(gc: () => void): Promise<number> {
+export interface HeapFigures {
+  /** `heapUsed` after full collections. */
+  readonly used: number;
+  /** Of it, compiled code (V8 keeps optimising hot paths: growth there is not retained data). */
+  readonly code: number;
+  /** What the program holds: used minus code. */
+  readonly data: number;
+}
+
+const CODE_SPACES = new Set(['code_space', 'code_large_object_space']);
+
+/** The heap after full collections (needs `--expose-gc` or the flag set at run time). */
+export async function settledHeap(gc: () => void): Promise<HeapFigures> {
   for (let round = 0; round < 3; round++) {
     gc();
     await sleep(50);
   }
   gc();
-  return process.memoryUsage().heapUsed;
+  const used = process.memoryUsage().heapUsed;
+  const code = getHeapSpaceStatistics()
+    .filter((space) => CODE_SPACES.has(space.space_name))
+    .reduce((sum, space) => sum + space.space_used_size, 0);
+  return { used, code, data: used - code };
 }
 
 export interface LiveSighting {
