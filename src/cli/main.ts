@@ -5,7 +5,6 @@ import { isEncageError } from '../errors.js';
 import { Manager } from '../manager/manager.js';
 import { EXIT_ENCAGE_FAILED } from '../manager/result.js';
 import { doctorCommand } from './doctor.js';
-import { gcCommand } from './gc.js';
 import { runCommand } from './run.js';
 import type { RunFlags } from './spec-options.js';
 
@@ -74,6 +73,8 @@ function buildProgram(manager: Manager, setExit: (code: number) => void): Comman
     .description('remove docker containers left behind by encage processes that died')
     .option('--json', 'machine-readable output')
     .action(async (flags: { json?: boolean }) => {
+      // Loaded on use: the docker client is not needed by `run` (see lazyProvider).
+      const { gcCommand } = await import('./gc.js');
       setExit(await gcCommand(flags));
     });
   return program;
@@ -101,4 +102,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that goes away (`encage doctor | head`) ends the output, not the program.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+});
 process.exitCode = await main(process.argv);

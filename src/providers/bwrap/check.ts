@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execFile } from 'node:child_process';
 import type { Availability } from '../../provider.js';
 import { layoutArgs, NAMESPACE_FLAGS } from './args.js';
 import type { CgroupMode } from './cgroups.js';
@@ -20,9 +20,9 @@ export async function checkBwrap(
     };
   }
   // The exact namespaces of a sandbox with network "none": the strictest set must start.
-  const probe = execa(
-    bwrapPath,
-    [
+  // Asked together: check() is on the path of every CLI run.
+  const [result, version] = await Promise.all([
+    probe(bwrapPath, [
       ...NAMESPACE_FLAGS,
       '--unshare-net',
       ...layoutArgs(layout),
@@ -32,19 +32,8 @@ export async function checkBwrap(
       '/dev',
       '--',
       'true',
-    ],
-    {
-      reject: false,
-      timeout: CHECK_TIMEOUT_MS,
-      env: {},
-      extendEnv: false,
-      stdin: 'ignore',
-    },
-  );
-  // Asked while the probe runs: check() is on the path of every CLI run.
-  const [result, version] = await Promise.all([
-    probe,
-    execa(bwrapPath, ['--version'], { reject: false }),
+    ]),
+    probe(bwrapPath, ['--version']),
   ]);
   if (result.exitCode !== 0) return { available: false, reason: explainFailure(bwrapPath, result) };
   const limits =
@@ -53,7 +42,7 @@ export async function checkBwrap(
       : `cgroup ${cgroups.kind} at ${cgroups.root}`;
   return {
     available: true,
-    reason: `${String(version.stdout).trim() || 'bwrap'} starts user, pid, net, ipc and uts namespaces`,
+    reason: `${version.stdout.trim() || 'bwrap'} starts user, pid, net, ipc and uts namespaces`,
     details: {
       limits,
       seccomp: `BPF filter for ${process.arch} (EPERM on ptrace, mount, bpf, io_uring, TIOCSTI, ...)`,
@@ -62,14 +51,44 @@ export async function checkBwrap(
   };
 }
 
-function explainFailure(
-  bwrapPath: string,
-  result: {
-    code?: string | undefined;
-    stderr?: string | undefined;
-    shortMessage?: string | undefined;
-  },
-): string {
+interface ProbeResult {
+  readonly exitCode: number | undefined;
+  /** The spawn error's code (ENOENT, EACCES), if bwrap could not be started at all. */
+  readonly code: string | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly shortMessage: string | undefined;
+}
+
+/**
+ * Runs bwrap with an empty environment and no stdin. node:child_process, not execa: this is on
+ * the path of every CLI run and only needs an exit status and the output.
+ */
+function probe(file: string, args: readonly string[]): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      { env: {}, timeout: CHECK_TIMEOUT_MS, killSignal: 'SIGKILL', encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const failure = error as (NodeJS.ErrnoException & { killed?: boolean }) | null;
+        const spawnCode = typeof failure?.code === 'string' ? failure.code : undefined;
+        resolve({
+          exitCode: spawnCode === undefined ? (child.exitCode ?? undefined) : undefined,
+          code: spawnCode,
+          stdout,
+          stderr,
+          shortMessage: failure?.killed
+            ? `timed out after ${CHECK_TIMEOUT_MS} ms`
+            : (failure?.message.split('\n')[0] ?? undefined),
+        });
+      },
+    );
+    child.stdin?.end();
+  });
+}
+
+function explainFailure(bwrapPath: string, result: ProbeResult): string {
   const stderr = (result.stderr ?? '').trim();
   if (result.code === 'ENOENT')
     return `"${bwrapPath}" not found. Install bubblewrap: apt-get install bubblewrap`;

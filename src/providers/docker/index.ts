@@ -1,6 +1,6 @@
 import { assertSupported } from '../../capabilities.js';
 import { abortError, EncageError } from '../../errors.js';
-import type { Capabilities, Instance, PrepareOptions, Provider } from '../../provider.js';
+import type { Instance, PrepareOptions, Provider } from '../../provider.js';
 import type { Script } from '../../script.js';
 import type { Spec } from '../../spec.js';
 import { createImageBuilder } from './build.js';
@@ -8,7 +8,8 @@ import { allowsHostSockets, isGvisor, probeEngine, type Probe } from './check.js
 import { toEncageError } from './container.js';
 import { createEngine, DEFAULT_DOCKER_HOST, parseDockerHost, type Engine } from './engine.js';
 import { createImageResolver, type ImageInfo } from './image.js';
-import { assertEngineSupports, DOCKER_PROVIDER_NAME, parseDockerOptions } from './options.js';
+import { DOCKER_CAPABILITIES, DOCKER_PROVIDER_NAME } from './capabilities.js';
+import { assertEngineSupports, parseDockerOptions } from './options.js';
 import { createPool, type DockerPool, type DockerPoolOptions } from './pool.js';
 import { prepareContainer, type DockerBackend, type PrepareContext } from './prepare.js';
 
@@ -39,16 +40,6 @@ export interface DockerProviderOptions {
   /** The image for specs that name none in `options.image`. */
   readonly image?: string;
 }
-
-const DOCKER_CAPABILITIES: Capabilities = {
-  isolation: 2,
-  filesystem: true,
-  network: true,
-  limits: ['memoryBytes', 'pids', 'cpus'],
-  seccomp: true,
-  tty: true,
-  killsTree: true,
-};
 
 /**
  * One container per instance through the Docker Engine API (optionally gVisor via

@@ -5,7 +5,9 @@ import { EncageError } from '../../errors.js';
 import { parseProviderOptions, type Spec } from '../../spec.js';
 import { isGvisor, type EngineInfo } from './check.js';
 
-export const DOCKER_PROVIDER_NAME = 'docker';
+import { DOCKER_PROVIDER_NAME } from './capabilities.js';
+
+export { DOCKER_PROVIDER_NAME };
 const MAX_ID = 2 ** 31 - 1;
 
 /** `spec.options` of the docker provider. Unknown keys are refused. */
