@@ -63,6 +63,7 @@ export function describeShape(spec: Spec, options: ResolvedDockerOptions): PoolS
     scriptsRoot: scriptsRootFor(canonical),
     emptyFile: '',
     masks: [],
+    main: 'keepalive',
     labels: Object.fromEntries(labels.map(([k, v]) => [USER_LABEL_PREFIX + k, v])),
   });
   return { fields, body: JSON.stringify(body) };
