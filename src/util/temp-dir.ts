@@ -6,12 +6,17 @@ import { writeScripts, type Script } from '../script.js';
 import { holdFdReserve, isFdExhausted, withFdReserve } from './fd-reserve.js';
 import { hostErrno } from './host-errors.js';
 
-/** Creates a private (0700) temp dir for one instance; fails with PREPARE_FAILED naming the dir. */
+/**
+ * Creates a private (0700) temp dir for one instance, named `encage-<provider>-<owner pid>-XXXXXX`
+ * so that `encage gc` can tell a dir whose Manager died (SIGKILL leaves it) from one in use.
+ * Fails with PREPARE_FAILED naming the dir.
+ */
 export async function createPrivateDir(provider: string): Promise<string> {
   const base = tmpdir();
+  const prefix = `encage-${provider}-${process.pid}-`;
   holdFdReserve();
   try {
-    return await mkdtemp(path.join(base, `encage-${provider}-`)); // mkdtemp creates it 0700
+    return await mkdtemp(path.join(base, prefix)); // mkdtemp creates it 0700
   } catch (error) {
     throw new EncageError(
       'PREPARE_FAILED',

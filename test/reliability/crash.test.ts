@@ -1,4 +1,6 @@
-import { rmdir, rm, mkdtemp } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { rm, mkdtemp } from 'node:fs/promises';
+import { collectHostGarbage } from '../../src/host-gc.js';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +13,8 @@ const CHILD_TIMEOUT_MS = 60_000;
 /** The promise: 5 s after the Manager died, nothing it sandboxed still runs. */
 const AFTERLIFE_MS = 5_000;
 const RUNS = 3;
+/** The child asks only for `limits.pids`: one cgroup per run (the pids hierarchy, or v2's one). */
+const CGROUP_CONTROLLERS = 1;
 
 /** A Manager running sandboxed process trees (one escapes into its own session), then idling. */
 const CRASH_CHILD = `
@@ -66,9 +70,17 @@ describe.runIf(BWRAP_ENABLED)('crash safety: the Manager is killed with SIGKILL 
       const result = await child;
       expect(result.signal).toBe('SIGKILL');
       expect(await emptyWithin(() => processesWith(marker), AFTERLIFE_MS)).toEqual([]);
-      // What SIGKILL cannot clean (the temp dirs, empty cgroups) is not this test's promise: tidy up.
-      for (const dir of encageCgroups().filter((entry) => ready.ids.includes(path.basename(entry))))
-        await rmdir(dir).catch(() => undefined);
+      // What SIGKILL cannot clean, the temp dirs and empty cgroups named by the dead pid, is
+      // `encage gc`'s: it removes exactly those (positive control: they are there before).
+      const owned = (entry: string) => path.basename(entry).startsWith(`${ready.pid}-`);
+      expect(encageCgroups().filter(owned)).toHaveLength(RUNS * CGROUP_CONTROLLERS);
+      const dirs = () => readdirSync(tmp).filter((name) => name.startsWith('encage-bwrap-'));
+      expect(dirs()).toHaveLength(RUNS);
+      const report = await collectHostGarbage(tmp);
+      expect(report.removedDirs).toHaveLength(RUNS);
+      expect(dirs()).toEqual([]);
+      expect(encageCgroups().filter(owned)).toEqual([]);
+      expect(report.removedCgroups.every(owned)).toBe(true);
     },
     CHILD_TIMEOUT_MS,
   );

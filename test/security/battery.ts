@@ -5,6 +5,7 @@ import path from 'node:path';
 import { expect } from 'vitest';
 import { Manager, type RunOptions } from '../../src/manager/manager.js';
 import type { RunResult } from '../../src/manager/result.js';
+import { cgroupName } from '../../src/providers/bwrap/cgroups.js';
 import { createBwrapProvider } from '../../src/providers/bwrap/index.js';
 import type { SandboxSpecInput } from '../../src/spec.js';
 
@@ -120,7 +121,7 @@ function leftoverCgroups(ids: readonly string[]): string[] {
   const controllers = ['', ...readdirSync(CGROUP_ROOT)];
   return controllers.flatMap((controller) =>
     ids
-      .map((id) => path.join(CGROUP_ROOT, controller, 'encage', id))
+      .map((id) => path.join(CGROUP_ROOT, controller, 'encage', cgroupName(id)))
       .filter((dir) => existsSync(dir)),
   );
 }

@@ -42,6 +42,17 @@ export async function detectCgroups(root = CGROUP_MOUNT): Promise<CgroupMode> {
 }
 
 /** The cgroup dirs of one instance and the `cgroup.procs` files the wrapper joins. */
+/** `<owner pid>-<instance id>`: the instance's cgroup dir name under `encage/`. */
+export function cgroupName(id: string, pid = process.pid): string {
+  return `${pid}-${id}`;
+}
+
+/** The owner pid in a cgroup dir name made by cgroupName, if it is one. */
+export function cgroupOwner(name: string): number | undefined {
+  const match = /^(\d+)-[0-9a-f]+$/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
 export interface InstanceCgroup {
   readonly dirs: readonly string[];
   readonly procsFiles: readonly string[];
@@ -84,8 +95,10 @@ export async function createCgroup(
     else settings.push(['cpu', 'cpu.max', `${quota} ${CPU_PERIOD_US}`]);
   }
   const controllers = [...new Set(settings.map(([controller]) => controller))];
+  // Named by owner pid too, so that `encage gc` removes it once its Manager is gone.
+  const name = cgroupName(id);
   const dirFor = (controller: string): string =>
-    v1 ? path.join(mode.root, controller, 'encage', id) : path.join(mode.root, 'encage', id);
+    v1 ? path.join(mode.root, controller, 'encage', name) : path.join(mode.root, 'encage', name);
   const dirs = [...new Set(controllers.map(dirFor))];
   const cgroup = { dirs, procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')) };
   try {

@@ -8,12 +8,7 @@ import type { Command } from '../../provider.js';
 import type { Spec } from '../../spec.js';
 import { removeDir } from '../../util/temp-dir.js';
 import { KEEPALIVE_MARKER, MAIN_SCRIPT } from './args.js';
-import {
-  removeContainer,
-  startError,
-  toEncageError,
-  waitUntilStopped,
-} from './container.js';
+import { removeContainer, startError, toEncageError, waitUntilStopped } from './container.js';
 import { ENGINE_API_VERSION, type Engine } from './engine.js';
 import { DOCKER_PROVIDER_NAME } from './options.js';
 import { writeExecScript, type ScriptAccess } from './scripts-dir.js';
