@@ -8,7 +8,8 @@
 # or out of date. Must run as root (CI's .ci/run does; so do developers here).
 #
 # Steps:
-#  1. apt packages bubblewrap docker.io runsc busybox-static iproute2
+#  1. apt packages bubblewrap docker.io runsc busybox-static iproute2, and ripgrep socat
+#     (what sandbox-runtime's `srt` needs for `npm run bench`'s reference)
 #     (apt-get update only when one of them is missing).
 #  2. gVisor registered as docker runtime "runsc" in /etc/docker/daemon.json,
 #     merged into whatever the file already holds.
@@ -27,7 +28,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PACKAGES=(bubblewrap docker.io runsc busybox-static iproute2)
+PACKAGES=(bubblewrap docker.io runsc busybox-static iproute2 ripgrep socat)
 DAEMON_JSON=${ENCAGE_DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}
 PIDFILE=/run/encage-dockerd.pid
 DOCKERD_LOG=/var/log/encage-dockerd.log

@@ -84,8 +84,9 @@ function startChild(script: string, args: string[], tmp: string) {
   });
 }
 
+/** Cgroup dirs are `<owner pid>-<instance id>` (see cgroupName). */
 function instanceCgroups(ids: readonly string[]): string[] {
-  return encageCgroups().filter((dir) => ids.includes(path.basename(dir)));
+  return encageCgroups().filter((dir) => ids.some((id) => path.basename(dir).endsWith(`-${id}`)));
 }
 
 describe('cleanup on termination signals (a Manager in a child process)', () => {
