@@ -192,6 +192,7 @@ async function main(): Promise<number> {
   write(target(COMMITTED.results), `${JSON.stringify(results, null, 2)}\n`);
   write(target(COMMITTED.page), page);
   write(target(COMMITTED.chart), svgChart(results));
+  if (flags.out === undefined) await updateReadme(results, table);
   process.stdout.write(`\n${table}\n`);
   progress(
     `wrote ${[COMMITTED.results, COMMITTED.page, COMMITTED.chart].map((f) => path.relative(ROOT, target(f))).join(', ')} in ${results.durationS} s`,
@@ -239,4 +240,31 @@ try {
     `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
   process.exitCode = 2;
+}
+
+/**
+ * README.md shows the table of the committed run, with its date and machine, between the
+ * `<!-- bench:start -->` and `<!-- bench:end -->` markers.
+ */
+async function updateReadme(results: Results, table: string): Promise<void> {
+  const file = path.join(ROOT, 'README.md');
+  const text = readFileSync(file, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) {
+    progress('README.md has no bench markers: not updated');
+    return;
+  }
+  const m = results.machine;
+  const text_ = (key: string): string => String(m[key] ?? 'unknown');
+  const header =
+    `Measured ${results.date.slice(0, 10)}${results.quick ? ' (QUICK run: few iterations, noisy)' : ''} on ` +
+    `${text_('os')}, ${text_('cpus')} × ${text_('cpuModel')}, ${text_('memoryGiB')} GiB; node ${text_('node')}, ` +
+    `${text_('bwrap')}, Docker ${text_('docker')}; encage ${text_('gitCommit')}. Load average (1 min): ` +
+    `${text_('loadAverage1mStart')} at the start, ${text_('loadAverage1mEnd')} at the end.`;
+  const updated = `${text.slice(0, from + start.length)}\n\n${header}\n\n${table.trim()}\n\n${text.slice(to)}`;
+  const style = { ...(await resolveConfig(file)), parser: 'markdown' };
+  write(file, await format(updated, style));
 }
