@@ -262,8 +262,9 @@ async function updateReadme(results: Results, table: string): Promise<void> {
   const header =
     `Measured ${results.date.slice(0, 10)}${results.quick ? ' (QUICK run: few iterations, noisy)' : ''} on ` +
     `${text_('os')}, ${text_('cpus')} × ${text_('cpuModel')}, ${text_('memoryGiB')} GiB; node ${text_('node')}, ` +
-    `${text_('bwrap')}, Docker ${text_('docker')}; encage ${text_('gitCommit')}. Load average (1 min): ` +
-    `${text_('loadAverage1mStart')} at the start, ${text_('loadAverage1mEnd')} at the end.`;
+    `${text_('bwrap')}, Docker ${text_('docker')}; encage ${text_('gitCommit')}. Load average (1 min) ` +
+    `at the start of each suite: ${text_('loadAverage1mPerSuite')}. Notes and method: ` +
+    `[docs/bench.md](docs/bench.md).`;
   const updated = `${text.slice(0, from + start.length)}\n\n${header}\n\n${table.trim()}\n\n${text.slice(to)}`;
   const style = { ...(await resolveConfig(file)), parser: 'markdown' };
   write(file, await format(updated, style));
