@@ -50,13 +50,6 @@ export interface Instance extends AsyncDisposable {
   exec(cmd: string, args: readonly string[], env: Readonly<Record<string, string>>): Command;
   /** Releases every process, mount, container, temp dir and cgroup. Idempotent. */
   teardown(): Promise<void>;
-  /**
-   * Optional, for sandboxes that start inside the Command (docker's `docker start`): after a
-   * command ended with a non-zero status, the error if the sandbox itself failed to start, so
-   * the Manager reports that instead of an exit status the command never produced. `stderr` is
-   * the command's error output when it was kept (else empty).
-   */
-  startFailure?(stderr: string): Promise<Error | undefined>;
 }
 
 export interface PrepareOptions {

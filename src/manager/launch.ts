@@ -86,15 +86,10 @@ export function launch(
   const onAbort = (): void => stop('aborted');
   signal?.addEventListener('abort', onAbort, { once: true });
   if (signal?.aborted) onAbort();
-  const done = subprocess.then(async (result) => {
+  const done = subprocess.then((result) => {
     cancelTimer?.();
     signal?.removeEventListener('abort', onAbort);
-    const run = toRunResult(instance, command, result, ending, performance.now() - started);
-    if (run.exitCode !== 0 && !run.timedOut && !run.aborted && instance.startFailure) {
-      const failure = await instance.startFailure(run.stderr);
-      if (failure !== undefined) throw failure;
-    }
-    return run;
+    return toRunResult(instance, command, result, ending, performance.now() - started);
   });
   return { subprocess, done };
 }

@@ -212,56 +212,6 @@ describe('encage CLI', () => {
       expect(gc).toHaveProperty('removed');
     });
 
-    it('keeps a terminal a terminal (the command runs through docker exec -t)', async () => {
-      const result = await execa(
-        'script',
-        [
-          '-qec',
-          `node ${CLI} run -p docker --image ${TEST_IMAGE} -- sh -c 'test -t 0 && test -t 1 && echo is-a-tty'`,
-          '/dev/null',
-        ],
-        { reject: false, cwd: dir },
-      );
-      expect(result.stdout).toContain('is-a-tty');
-      expect(result.exitCode).toBe(0);
-      const plain = await encage([
-        'run',
-        '-p',
-        'docker',
-        '--image',
-        TEST_IMAGE,
-        '--',
-        'sh',
-        '-c',
-        'test -t 0 || echo no-tty',
-      ]);
-      expect(plain.stdout).toBe('no-tty');
-    });
-
-    it('forwards SIGTERM to the command and exits with its status', async () => {
-      const child = execa(
-        'node',
-        [
-          CLI,
-          'run',
-          '-p',
-          'docker',
-          '--image',
-          TEST_IMAGE,
-          '--',
-          'sh',
-          '-c',
-          'trap "echo got-term; exit 7" TERM; echo ready; sleep 60 & wait',
-        ],
-        { reject: false, cwd: dir },
-      );
-      await new Promise((resolve) => child.stdout?.once('data', resolve));
-      child.kill('SIGTERM');
-      const result = await child;
-      expect(result.stdout).toBe('ready\ngot-term');
-      expect(result.exitCode).toBe(7);
-    });
-
     it('names a missing image and how to get it, with status 125', async () => {
       const result = await encage([
         'run',

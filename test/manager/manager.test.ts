@@ -195,27 +195,4 @@ describe('Manager', () => {
     expect(process.listenerCount('SIGTERM')).toBe(before);
     expect(isEncageError(new EncageError('ABORTED', 'x'), 'ABORTED')).toBe(true);
   });
-
-  it("reports an instance's start failure instead of the exit status, and only on a failure", async () => {
-    let asked = 0;
-    const noop = createNoopProvider();
-    const provider = fakeProvider('starts-late', 1, true, async (spec, scripts, options) => {
-      const instance = await noop.prepare({ ...spec, network: 'host', deny: [] }, scripts, options);
-      return Object.assign(instance, {
-        startFailure: () => {
-          asked += 1;
-          return Promise.resolve(new EncageError('PREPARE_FAILED', 'the sandbox did not start'));
-        },
-      });
-    });
-    const manager = new Manager({ providers: [provider], cleanupOnSignal: false });
-    const ok = await manager.run({ provider: 'starts-late', workdir }, 'true');
-    expect(ok.exitCode).toBe(0);
-    expect(asked).toBe(0);
-    const error = await caught(manager.run({ provider: 'starts-late', workdir }, 'false'));
-    expect(error.code).toBe('PREPARE_FAILED');
-    expect(asked).toBe(1);
-    expect(manager.instances()).toEqual([]);
-    await manager.close();
-  });
 });

@@ -9,18 +9,6 @@ import type { Mask } from './masks.js';
  */
 export const KEEPALIVE_ENTRYPOINT = ['sleep'] as const;
 export const KEEPALIVE_SECONDS = '2147483647';
-/** The script a one-shot container runs as its main process (written by Instance.exec). */
-export const MAIN_SCRIPT = '.encage/exec-1.sh';
-/** Marks a one-shot container that must idle for `docker exec -t` instead (a terminal). */
-export const KEEPALIVE_MARKER = '.encage/keepalive';
-/**
- * A one-shot container's main process: the command's script, or `sleep` when the caller needs
- * a terminal (set up by `docker exec -t`, which a container created without one cannot give).
- * Constant text: the scripts root arrives as $1.
- */
-const ONE_SHOT_MAIN =
-  `r=$1; if [ -e "$r/${KEEPALIVE_MARKER}" ]; then exec ${KEEPALIVE_ENTRYPOINT[0]} ${KEEPALIVE_SECONDS}; fi; ` +
-  `exec /bin/sh "$r/${MAIN_SCRIPT}"`;
 /** Size of the private /tmp and HOME when no memory limit bounds them. */
 export const DEFAULT_TMPFS_BYTES = 1024 ** 3;
 /** docker-init and the keep-alive `sleep` count against the pids limit too. */
@@ -45,12 +33,6 @@ export interface CreateContext {
   readonly masks: readonly Mask[];
   /** Complete container labels (encage.* and user labels). */
   readonly labels: Readonly<Record<string, string>>;
-  /**
-   * `oneShot`: the command is the main process, started and attached by `docker start -ai`
-   * (as fast as `docker run`); `keepalive`: the main process idles and commands run through
-   * `docker exec` (the warm pool).
-   */
-  readonly main: 'oneShot' | 'keepalive';
 }
 
 type MountPlan =
@@ -102,24 +84,18 @@ export function buildCreateBody(spec: Spec, context: CreateContext): Record<stri
   const { memoryBytes, pids, cpus } = spec.limits;
   return {
     Image: context.image,
-    ...(context.main === 'oneShot'
-      ? {
-          Entrypoint: ['/bin/sh', '-c', ONE_SHOT_MAIN, 'encage-main', context.scriptsRoot],
-          Cmd: [],
-        }
-      : { Entrypoint: [...KEEPALIVE_ENTRYPOINT], Cmd: [KEEPALIVE_SECONDS] }),
+    Entrypoint: [...KEEPALIVE_ENTRYPOINT],
+    Cmd: [KEEPALIVE_SECONDS],
     Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     WorkingDir: spec.workdir,
     User: `${context.uid}:${context.gid}`,
     Hostname: SANDBOX_HOSTNAME,
     Labels: context.labels,
-    // One-shot: `docker start -ai` attaches; stdin closes for the container when it closes.
-    AttachStdin: context.main === 'oneShot',
-    AttachStdout: context.main === 'oneShot',
-    AttachStderr: context.main === 'oneShot',
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
     Tty: false,
-    OpenStdin: context.main === 'oneShot',
-    StdinOnce: context.main === 'oneShot',
+    OpenStdin: false,
     HostConfig: {
       Mounts: mounts,
       Tmpfs: tmpfs,

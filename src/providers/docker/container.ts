@@ -2,41 +2,24 @@ import { abortError, EncageError } from '../../errors.js';
 import { EngineError, type Engine } from './engine.js';
 
 /**
- * Creates a container named `name` and, when `start`, starts it; on any failure or abort
- * nothing of it is left. The requests themselves are not aborted: the engine would finish a
- * create we stopped listening to and leave an orphan, so an abort is acted on between the steps.
+ * Creates and starts a container named `name`; on any failure or abort nothing of it is left.
+ * The requests themselves are not aborted: the engine would finish a create we stopped
+ * listening to and leave an orphan, so an abort is acted on between the steps.
  */
-export async function createContainer(
+export async function createAndStart(
   engine: Engine,
   name: string,
   body: Record<string, unknown>,
   signal: AbortSignal | undefined,
-  start: boolean,
 ): Promise<void> {
   try {
     await engine.request({ method: 'POST', path: '/containers/create', query: { name }, body });
     if (signal?.aborted) throw abortError(signal);
-    if (start) await engine.request({ method: 'POST', path: `/containers/${name}/start` });
+    await engine.request({ method: 'POST', path: `/containers/${name}/start` });
     if (signal?.aborted) throw abortError(signal);
   } catch (error) {
     await removeContainer(engine, name).catch(() => undefined);
     throw toEncageError(engine, error, 'cannot start the container');
-  }
-}
-
-/**
- * Whether a container the command was to start never ran (the engine refused to start it):
- * undefined when it ran or is gone, else the engine's reason when it recorded one ('' if not).
- */
-export async function startError(engine: Engine, name: string): Promise<string | undefined> {
-  try {
-    const info = await engine.json<{ State?: { Status?: string; Error?: string } }>({
-      method: 'GET',
-      path: `/containers/${name}/json`,
-    });
-    return info.State?.Status === 'created' ? (info.State.Error ?? '') : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -63,7 +63,6 @@ export function describeShape(spec: Spec, options: ResolvedDockerOptions): PoolS
     scriptsRoot: scriptsRootFor(canonical),
     emptyFile: '',
     masks: [],
-    main: 'keepalive',
     labels: Object.fromEntries(labels.map(([k, v]) => [USER_LABEL_PREFIX + k, v])),
   });
   return { fields, body: JSON.stringify(body) };

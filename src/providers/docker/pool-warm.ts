@@ -28,13 +28,7 @@ export async function startWarm(
   signal: AbortSignal | undefined,
 ): Promise<Warm> {
   const labels = { ...context.labels, [LABEL_POOL]: pool };
-  const { id, resources, masks } = await startContainer(
-    spec,
-    [],
-    { ...context, labels },
-    signal,
-    'keepalive',
-  );
+  const { id, resources, masks } = await startContainer(spec, [], { ...context, labels }, signal);
   return {
     id,
     // It was created with the pool's env: unset that too, so a command gets exactly its own.

@@ -8,7 +8,7 @@ import { createInstanceId } from '../../util/id.js';
 import { createPrivateDir, removeDir } from '../../util/temp-dir.js';
 import { scriptsRootFor } from '../sandbox-paths.js';
 import { buildCreateBody } from './args.js';
-import { createContainer } from './container.js';
+import { createAndStart } from './container.js';
 import type { Engine } from './engine.js';
 import type { ImageInfo } from './image.js';
 import { DockerInstance, type DockerInstanceResources } from './instance.js';
@@ -61,20 +61,16 @@ export async function prepareContainer(
   context: PrepareContext,
   signal: AbortSignal | undefined,
 ): Promise<DockerInstance> {
-  const { id, resources } = await startContainer(spec, scripts, context, signal, 'oneShot');
+  const { id, resources } = await startContainer(spec, scripts, context, signal);
   return new DockerInstance(id, spec, resources);
 }
 
-/**
- * prepareContainer without the instance: the caller owns the container and its dir. A
- * `keepalive` container is started here; a `oneShot` one only created (its command starts it).
- */
+/** prepareContainer without the instance: the caller owns the container and its dir. */
 export async function startContainer(
   spec: Spec,
   scripts: readonly Script[],
   context: PrepareContext,
   signal: AbortSignal | undefined,
-  main: 'oneShot' | 'keepalive',
 ): Promise<StartedContainer> {
   const { engine, image, options } = context;
   const id = createInstanceId();
@@ -103,7 +99,6 @@ export async function startContainer(
       scriptsRoot,
       emptyFile,
       masks,
-      main,
       labels: {
         ...Object.fromEntries(userLabels),
         ...context.labels,
@@ -114,14 +109,13 @@ export async function startContainer(
       },
     });
     if (signal?.aborted) throw abortError(signal);
-    await createContainer(engine, container, body, signal, main === 'keepalive');
+    await createAndStart(engine, container, body, signal);
     const resources = {
       engine,
       container,
       dir,
       scriptsDir,
       scriptsRoot,
-      main,
       clientsFile: path.join(dir, 'clients'),
       dockerPath: context.dockerPath,
       uid: options.uid,

@@ -32,7 +32,6 @@ const context: CreateContext = {
   runtime: undefined,
   scriptsDir: '/tmp/encage-docker-x/scripts',
   scriptsRoot: '/run/encage',
-  main: 'keepalive',
   emptyFile: '/tmp/encage-docker-x/empty',
   masks: [],
   labels: { 'encage.instance': 'abc' },
