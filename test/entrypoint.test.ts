@@ -5,21 +5,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entrypointScript, ENTRYPOINT_PATH } from '../src/entrypoint.js';
-import { isEncageError } from '../src/errors.js';
 import { writeScripts } from '../src/script.js';
+import { thrown } from './helpers/errors.js';
 
 const PROPERTY_RUNS = 60;
 const noNul = fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !s.includes('\0'));
 const envName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,12}$/);
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('entrypointScript', () => {
   let dir: string;
@@ -38,16 +29,15 @@ describe('entrypointScript', () => {
   });
 
   it('refuses bad env names and NUL bytes, naming the field', () => {
-    const badName = thrown(() => entrypointScript('true', [], { '1X': 'v' }));
-    expect(isEncageError(badName, 'INVALID_ARGUMENT') && badName.path).toBe('env.1X');
-    const nulArg = thrown(() => entrypointScript('echo', ['a\0b'], {}));
-    expect(isEncageError(nulArg, 'INVALID_ARGUMENT') && nulArg.path).toBe('command.1');
-    expect(
-      isEncageError(
-        thrown(() => entrypointScript('', [], {})),
-        'INVALID_ARGUMENT',
-      ),
-    ).toBe(true);
+    expect(thrown(() => entrypointScript('true', [], { '1X': 'v' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      path: 'env.1X',
+    });
+    expect(thrown(() => entrypointScript('echo', ['a\0b'], {}))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      path: 'command.1',
+    });
+    expect(thrown(() => entrypointScript('', [], {})).code).toBe('INVALID_ARGUMENT');
   });
 
   it('delivers random arguments and env values byte-exact through /bin/sh', async () => {

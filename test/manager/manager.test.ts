@@ -8,6 +8,7 @@ import { Manager } from '../../src/manager/manager.js';
 import type { Capabilities, Instance, Provider } from '../../src/provider.js';
 import { createNoopProvider } from '../../src/providers/noop/index.js';
 import { createScriptdirProvider } from '../../src/providers/scriptdir/index.js';
+import { rejection } from '../helpers/errors.js';
 
 const NONE: Capabilities = {
   isolation: 0,
@@ -39,16 +40,6 @@ function fakeProvider(
   };
 }
 
-async function caught(promise: Promise<unknown>): Promise<EncageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof EncageError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('Manager', () => {
   let workdir: string;
   beforeAll(async () => {
@@ -68,7 +59,7 @@ describe('Manager', () => {
 
   it('auto never picks a provider that does not isolate, and says what to install', async () => {
     const manager = new Manager({ providers: [createNoopProvider(), createScriptdirProvider()] });
-    const error = await caught(manager.select('auto'));
+    const error = await rejection(manager.select('auto'));
     expect(error.code).toBe('PROVIDER_UNAVAILABLE');
     expect(error.message).toContain('apt-get install bubblewrap');
   });
@@ -85,20 +76,20 @@ describe('Manager', () => {
     const selection = await manager.select();
     expect(selection.provider.name).toBe('mid');
     expect(selection.reason).toContain('mid ok');
-    const unavailable = await caught(manager.select('strong'));
+    const unavailable = await rejection(manager.select('strong'));
     expect(unavailable.code).toBe('PROVIDER_UNAVAILABLE');
     expect(unavailable.message).toContain('strong is not installed');
-    expect((await caught(manager.select('nope'))).code).toBe('UNKNOWN_PROVIDER');
+    expect((await rejection(manager.select('nope'))).code).toBe('UNKNOWN_PROVIDER');
   });
 
   it('refuses a spec the provider cannot enforce before creating anything', async () => {
     const before = await readdir(tmpdir());
     const manager = new Manager({ providers: [createScriptdirProvider()] });
-    const error = await caught(
+    const error = await rejection(
       manager.run({ provider: 'scriptdir', workdir, deny: ['.env'] }, 'true'),
     );
     expect(error).toMatchObject({ code: 'UNSUPPORTED_SPEC', path: 'spec.deny' });
-    const limits = await caught(
+    const limits = await rejection(
       manager.run(
         { provider: 'scriptdir', workdir, limits: { memoryBytes: 64 * 1024 * 1024 } },
         'true',
@@ -113,7 +104,7 @@ describe('Manager', () => {
 
   it('turns a command that cannot start into SPAWN_FAILED and still tears down', async () => {
     const manager = new Manager({ providers: [createNoopProvider()] });
-    const error = await caught(
+    const error = await rejection(
       manager.run({ provider: 'noop', workdir }, '/definitely/not/a/command'),
     );
     expect(error.code).toBe('SPAWN_FAILED');
@@ -142,7 +133,7 @@ describe('Manager', () => {
       Promise.reject(new EncageError('PREPARE_FAILED', '[failing] boom')),
     );
     const manager = new Manager({ providers: [failing] });
-    expect((await caught(manager.run({ provider: 'failing', workdir }, 'true'))).message).toBe(
+    expect((await rejection(manager.run({ provider: 'failing', workdir }, 'true'))).message).toBe(
       '[failing] boom',
     );
     expect(manager.instances()).toEqual([]);
@@ -163,14 +154,14 @@ describe('Manager', () => {
       { innerPath: 'x.sh', mode: 0o700, contents: 'x' },
     ]);
     const root = live.root;
-    const stuck = caught(manager.prepare({ provider: 'hanging', workdir }));
+    const stuck = rejection(manager.prepare({ provider: 'hanging', workdir }));
     await new Promise((resolve) => setTimeout(resolve, 20));
     await Promise.all([manager.close(), manager.close()]);
     expect(pendingSignal?.aborted).toBe(true);
     expect((await stuck).code).toBe('ABORTED');
     expect(existsSync(root)).toBe(false);
     expect(manager.instances()).toEqual([]);
-    expect((await caught(manager.run({ provider: 'noop', workdir }, 'true'))).code).toBe(
+    expect((await rejection(manager.run({ provider: 'noop', workdir }, 'true'))).code).toBe(
       'MANAGER_CLOSED',
     );
   });

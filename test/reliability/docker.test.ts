@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EncageError, Manager } from '../../src/index.js';
 import { createDockerProvider } from '../../src/providers/docker/index.js';
 import { DOCKER_ENABLED, TEST_IMAGE } from '../helpers/docker.js';
+import { rejection } from '../helpers/errors.js';
 import { CLI_PATH, createScriptsDir, readyLine, writeChildScript } from './helpers/child.js';
 import {
   containersNamed,
@@ -22,16 +23,6 @@ const DOCKER_SOCKET = '/var/run/docker.sock';
 const CHILD_TIMEOUT_MS = 120_000;
 /** The promise after a crash: 5 s after `encage gc`, nothing the dead Manager sandboxed runs. */
 const AFTERLIFE_MS = 5_000;
-
-async function rejection(promise: Promise<unknown>): Promise<EncageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof EncageError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A TCP front for the engine's socket that the test can cut and bring back, like a dockerd restart. */
 async function startEngineProxy(port = 0): Promise<{ url: string; port: number; cut: () => void }> {

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EncageError, Manager, type Provider } from '../../src/index.js';
+import { Manager, type Provider } from '../../src/index.js';
 import { createBwrapProvider } from '../../src/providers/bwrap/index.js';
 import { BWRAP_ENABLED } from '../helpers/backends.js';
+import { rejection } from '../helpers/errors.js';
 import { createScriptsDir, writeChildScript } from './helpers/child.js';
 import { encageCgroups, entriesOf, processesWith, settledNew } from './helpers/leaks.js';
 import { openBench, realProviders, REAL_PROVIDER_NAMES, SANDBOX_PATH } from './helpers/manager.js';
@@ -21,16 +22,6 @@ const FD_LIMIT = 256;
 const FD_SLACKS = [0, 1, 2, 3, 4, 5, 6, 8, 12];
 const CHILD_TIMEOUT_MS = 60_000;
 const IS_ROOT = process.getuid?.() === 0;
-
-async function rejection(promise: Promise<unknown>): Promise<EncageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof EncageError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('faults: the bwrap binary', () => {
   let scratch: string;

@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isEncageError, type EncageError } from '../../../src/errors.js';
 import { Manager } from '../../../src/manager/manager.js';
 import { createDockerProvider } from '../../../src/providers/docker/index.js';
 import type { SandboxSpecInput } from '../../../src/spec.js';
@@ -13,16 +12,7 @@ import {
   TEST_IMAGE,
   testEngine,
 } from '../../helpers/docker.js';
-
-async function failure(promise: Promise<unknown>): Promise<EncageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isEncageError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an EncageError');
-}
+import { rejection } from '../../helpers/errors.js';
 
 describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
   let manager: Manager;
@@ -45,33 +35,35 @@ describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
   });
 
   it('refuses an unknown option key, naming it', async () => {
-    const error = await failure(manager.run(spec({ image: TEST_IMAGE, imagee: 'x' }), 'true'));
+    const error = await rejection(manager.run(spec({ image: TEST_IMAGE, imagee: 'x' }), 'true'));
     expect(error.code).toBe('INVALID_SPEC');
     expect(error.message).toContain('spec.options');
     expect(error.message).toContain('"imagee"');
   });
 
   it('refuses a spec without an image or dockerfile', async () => {
-    const error = await failure(manager.run(spec({}), 'true'));
+    const error = await rejection(manager.run(spec({}), 'true'));
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.image' });
     expect(error.message).toMatch(/required/);
   });
 
   it('refuses an image and a dockerfile together', async () => {
-    const error = await failure(
+    const error = await rejection(
       manager.run(spec({ image: TEST_IMAGE, dockerfile: 'Dockerfile' }), 'true'),
     );
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.dockerfile' });
   });
 
   it('refuses a user that is not a numeric uid:gid', async () => {
-    const error = await failure(manager.run(spec({ image: TEST_IMAGE, user: 'sandbox' }), 'true'));
+    const error = await rejection(
+      manager.run(spec({ image: TEST_IMAGE, user: 'sandbox' }), 'true'),
+    );
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.user' });
   });
 
   it('refuses a grant of "/" before creating anything, and still runs with narrower grants', async () => {
     const before = (await ownContainers()).length;
-    const error = await failure(
+    const error = await rejection(
       manager.run(spec({ image: TEST_IMAGE }, { readOnly: ['/'] }), 'true'),
     );
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'readOnly' });
@@ -83,7 +75,7 @@ describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
 
   it('refuses an image missing from the engine, naming it and how to get it', async () => {
     const image = 'encage-test/does-not-exist:1';
-    const error = await failure(manager.run(spec({ image }), 'true'));
+    const error = await rejection(manager.run(spec({ image }), 'true'));
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.image' });
     expect(error.message).toContain(`"${image}"`);
     expect(error.message).toContain('docker build -t');
@@ -91,7 +83,7 @@ describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
   });
 
   it('refuses a runtime the engine does not list, naming the listed ones', async () => {
-    const error = await failure(
+    const error = await rejection(
       manager.run(spec({ image: TEST_IMAGE, runtime: 'kata-nope' }), 'true'),
     );
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.runtime' });
@@ -102,7 +94,7 @@ describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
   it.runIf(RUNSC_ENABLED)(
     'refuses host networking under runsc started with --network=none',
     async () => {
-      const error = await failure(
+      const error = await rejection(
         manager.run(spec({ image: TEST_IMAGE, runtime: 'runsc' }, { network: 'host' }), 'true'),
       );
       expect(error).toMatchObject({ code: 'UNSUPPORTED_SPEC', path: 'spec.network' });
@@ -154,7 +146,7 @@ describe.runIf(DOCKER_ENABLED)('docker spec.options', () => {
     const context = path.join(workdir, 'broken');
     await mkdir(context);
     await writeFile(path.join(context, 'Dockerfile'), `FROM ${TEST_IMAGE}\nCOPY missing-file /x\n`);
-    const error = await failure(manager.run(spec({ dockerfile: 'broken/Dockerfile' }), 'true'));
+    const error = await rejection(manager.run(spec({ dockerfile: 'broken/Dockerfile' }), 'true'));
     expect(error.code).toBe('PREPARE_FAILED');
     expect(error.message).toContain('missing-file');
   }, 120_000);

@@ -1,7 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { isEncageError, type EncageError } from '../../../src/errors.js';
 import {
   createDockerPool,
   DOCKER_POOL_NAME,
@@ -10,6 +9,7 @@ import {
 import { parseDockerOptions } from '../../../src/providers/docker/options.js';
 import { describeShape, findDifference } from '../../../src/providers/docker/pool-shape.js';
 import { DEFAULT_PATH, parseSpec, type SandboxSpecInput } from '../../../src/spec.js';
+import { thrown } from '../../helpers/errors.js';
 
 const WORKDIR = realpathSync(tmpdir());
 const IMAGE = 'encage-test/busybox:latest';
@@ -22,16 +22,6 @@ const shapeOf = (extra: Partial<SandboxSpecInput> = {}) => {
   });
   return describeShape(spec, parseDockerOptions(spec));
 };
-
-function thrown(run: () => unknown): EncageError {
-  try {
-    run();
-  } catch (error) {
-    if (isEncageError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an EncageError');
-}
 
 describe('docker pool shape', () => {
   const pool = shapeOf();

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isEncageError, type EncageError } from '../../../src/errors.js';
 import { Manager } from '../../../src/manager/manager.js';
 import type { Provider } from '../../../src/provider.js';
 import {
@@ -24,6 +23,7 @@ import {
   TEST_IMAGE,
   testEngine,
 } from '../../helpers/docker.js';
+import { rejection, thrown } from '../../helpers/errors.js';
 
 /** Variables the shell or runtime sets by itself (as the contract suite allows). */
 const RUNTIME_SET_ENV = ['PWD', 'HOSTNAME', 'SHLVL', 'OLDPWD', '_'];
@@ -32,16 +32,6 @@ const NOBODY = 65_534;
 const giveToNobody = async (dir: string): Promise<void> => {
   if (process.getuid?.() === 0) await chown(dir, NOBODY, NOBODY);
 };
-
-async function failure(promise: Promise<unknown>): Promise<EncageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isEncageError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected an EncageError');
-}
 
 /** Containers of this process that carry the pool label (whatever their state). */
 async function poolContainers(name: string): Promise<string[]> {
@@ -182,7 +172,7 @@ describe.runIf(DOCKER_ENABLED)('docker pool', () => {
     await startPool('pool-shape', { size: 1 });
     const other = await mkdtemp(path.join(tmpdir(), 'encage-docker-pool-other-'));
     const refused = async (extra: Partial<SandboxSpecInput>) =>
-      failure(manager.run(spec({ provider: 'pool-shape', ...extra }), 'true'));
+      rejection(manager.run(spec({ provider: 'pool-shape', ...extra }), 'true'));
     try {
       const cases: [Partial<SandboxSpecInput>, string][] = [
         [{ workdir: other }, 'spec.workdir'],
@@ -290,7 +280,7 @@ describe.runIf(DOCKER_ENABLED)('docker pool', () => {
   it('honours an abort signal, leaving no container behind', async () => {
     const pool = await startPool('pool-abort', { size: 1 });
     const aborted = AbortSignal.abort();
-    const before = await failure(
+    const before = await rejection(
       pool.prepare(parseSpec(spec({ provider: 'pool-abort' })), [], { signal: aborted }),
     );
     expect(before.code).toBe('ABORTED');
@@ -323,22 +313,17 @@ describe.runIf(DOCKER_ENABLED)('docker pool', () => {
     await pool.stop();
     expect(pool.state).toBe('stopped');
     expect(await poolContainers('pool-stop')).toEqual([]);
-    expect(
-      isEncageError(
-        catchSync(() => instance.exec('true', [], {})),
-        'INSTANCE_CLOSED',
-      ),
-    ).toBe(true);
-    const refused = await failure(manager.run(spec({ provider: 'pool-stop' }), 'true'));
+    expect(thrown(() => instance.exec('true', [], {})).code).toBe('INSTANCE_CLOSED');
+    const refused = await rejection(manager.run(spec({ provider: 'pool-stop' }), 'true'));
     expect(refused).toMatchObject({ code: 'PROVIDER_UNAVAILABLE' });
     expect(await pool.check()).toMatchObject({ available: false });
-    expect((await failure(pool.start())).code).toBe('PROVIDER_UNAVAILABLE');
+    expect((await rejection(pool.start())).code).toBe('PROVIDER_UNAVAILABLE');
   });
 
   it('refuses prepare before start, and a pool stopped before it started made nothing', async () => {
     const pool = createDockerPool({ name: 'pool-idle', spec: spec() });
     expect(pool.state).toBe('idle');
-    const error = await failure(pool.prepare(parseSpec(spec()), []));
+    const error = await rejection(pool.prepare(parseSpec(spec()), []));
     expect(error).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', path: 'spec.provider' });
     expect(error.message).toContain('start()');
     expect((await pool.check()).available).toBe(false);
@@ -353,7 +338,7 @@ describe.runIf(DOCKER_ENABLED)('docker pool', () => {
       spec: spec({ options: { image: 'encage-test/does-not-exist:1' } }),
     });
     pools.push(pool);
-    const error = await failure(pool.start());
+    const error = await rejection(pool.start());
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.image' });
     expect(pool.state).toBe('idle');
     expect(await poolContainers('pool-bad-image')).toEqual([]);
@@ -364,19 +349,10 @@ describe.runIf(DOCKER_ENABLED)('docker pool', () => {
       providers: [createDockerProvider()],
       cleanupOnSignal: false,
     });
-    const error = await failure(
+    const error = await rejection(
       local.run(spec({ provider: 'docker', options: { image: TEST_IMAGE, pool: true } }), 'true'),
     );
     expect(error).toMatchObject({ code: 'INVALID_SPEC', path: 'spec.options.pool' });
     expect(error.message).toContain('createDockerPool');
   });
 });
-
-function catchSync(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
