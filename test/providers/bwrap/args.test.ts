@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildBwrapArgs } from '../../../src/providers/bwrap/args.js';
 import { scriptsRootFor } from '../../../src/providers/sandbox-paths.js';
 import type { Spec } from '../../../src/spec.js';
+import { resolvedSpec } from '../../helpers/spec.js';
 
 const WORKDIR = '/work/project';
 const LAYOUT = [
@@ -9,21 +10,7 @@ const LAYOUT = [
   { path: '/bin', kind: 'symlink' as const, target: 'usr/bin' },
 ];
 
-function spec(extra: Partial<Spec> = {}): Spec {
-  return {
-    provider: 'bwrap',
-    workdir: WORKDIR,
-    readOnly: [],
-    readWrite: [],
-    deny: [],
-    network: 'none',
-    env: { PATH: '/bin', HOME: '/home/sandbox' },
-    limits: {},
-    options: {},
-    labels: {},
-    ...extra,
-  };
-}
+const spec = (extra: Partial<Spec> = {}): Spec => resolvedSpec('bwrap', WORKDIR, extra);
 
 function build(s: Spec): string[] {
   return buildBwrapArgs(s, {

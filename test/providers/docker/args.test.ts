@@ -6,24 +6,11 @@ import {
   type CreateContext,
 } from '../../../src/providers/docker/args.js';
 import type { Spec } from '../../../src/spec.js';
+import { resolvedSpec } from '../../helpers/spec.js';
 
 const WORKDIR = '/work/project';
 
-function spec(extra: Partial<Spec> = {}): Spec {
-  return {
-    provider: 'docker',
-    workdir: WORKDIR,
-    readOnly: [],
-    readWrite: [],
-    deny: [],
-    network: 'none',
-    env: { PATH: '/bin', HOME: '/home/sandbox' },
-    limits: {},
-    options: {},
-    labels: {},
-    ...extra,
-  };
-}
+const spec = (extra: Partial<Spec> = {}): Spec => resolvedSpec('docker', WORKDIR, extra);
 
 const context: CreateContext = {
   image: 'sha256:abc',
