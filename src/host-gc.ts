@@ -1,7 +1,8 @@
 import { readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cgroupOwner, detectCgroups } from './providers/bwrap/cgroups.js';
+import { cgroupOwner, detectCgroups, encageParents } from './providers/bwrap/cgroups.js';
+import { readStartTime } from './providers/docker/owner.js';
 import { removeDir } from './util/temp-dir.js';
 
 /** What `collectHostGarbage` removed and kept. */
@@ -17,14 +18,9 @@ export interface HostGcReport {
 /** `encage-<provider>-<pid>-XXXXXX`, as createPrivateDir names them. */
 const DIR_PATTERN = /^encage-([a-z][a-z0-9-]*?)-(\d+)-[A-Za-z0-9]{6}$/;
 
-/** True unless the process is certainly gone (EPERM: it exists, as another user's). */
+/** As `encage gc` judges container owners: alive while /proc shows the pid. */
 function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  return readStartTime(pid) !== undefined;
 }
 
 /**
@@ -78,10 +74,7 @@ function listDir(dir: string): string[] {
 async function listCgroups(): Promise<string[]> {
   const mode = await detectCgroups();
   if (mode.kind === 'none') return [];
-  const parents =
-    mode.kind === 'v2'
-      ? [path.join(mode.root, 'encage')]
-      : ['memory', 'pids', 'cpu'].map((controller) => path.join(mode.root, controller, 'encage'));
+  const parents = encageParents(mode);
   return parents.flatMap((parent) => {
     try {
       return readdirSync(parent, { withFileTypes: true })

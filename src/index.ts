@@ -8,12 +8,8 @@ export {
 } from './entrypoint.js';
 export { EncageError, isEncageError, type EncageErrorCode } from './errors.js';
 export { BaseInstance } from './instance-base.js';
-export {
-  Manager,
-  type ManagerOptions,
-  type RunOptions,
-  type SandboxedProcess,
-} from './manager/manager.js';
+export { Manager } from './manager/manager.js';
+export type { ManagerOptions, RunOptions, SandboxedProcess } from './manager/options.js';
 export type { StdioOptions, SandboxSubprocess } from './manager/launch.js';
 export { EXIT_ENCAGE_FAILED, EXIT_TIMEOUT, toExitCode, type RunResult } from './manager/result.js';
 export { AUTO_PROVIDER, type Selection } from './manager/select.js';

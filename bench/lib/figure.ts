@@ -16,23 +16,7 @@ export interface Comparison {
 
 /** A latency figure: encage's median time ÷ the reference's median time from the same run. */
 export function compareTimes(comparison: Comparison): Figure {
-  const encage = summarize(comparison.encage);
-  const reference = summarize(comparison.reference);
-  return {
-    id: comparison.id,
-    group: comparison.group,
-    label: comparison.label,
-    short: comparison.short,
-    unit: 'ms',
-    better: 'lower',
-    encage,
-    referenceLabel: comparison.referenceLabel,
-    reference,
-    ratio: round(encage.median / reference.median, 3),
-    target: comparison.target ?? null,
-    ...(comparison.note === undefined ? {} : { note: comparison.note }),
-    ...(comparison.extra === undefined ? {} : { extra: comparison.extra }),
-  };
+  return compare(comparison, 'ms', 'lower');
 }
 
 /**
@@ -40,19 +24,25 @@ export function compareTimes(comparison: Comparison): Figure {
  * ÷ encage's, so it reads like a time ratio (1 = parity, lower is better).
  */
 export function compareRates(comparison: Comparison & { unit: string }): Figure {
+  return compare(comparison, comparison.unit, 'higher');
+}
+
+function compare(comparison: Comparison, unit: string, better: 'lower' | 'higher'): Figure {
   const encage = summarize(comparison.encage);
   const reference = summarize(comparison.reference);
+  const ratio =
+    better === 'lower' ? encage.median / reference.median : reference.median / encage.median;
   return {
     id: comparison.id,
     group: comparison.group,
     label: comparison.label,
     short: comparison.short,
-    unit: comparison.unit,
-    better: 'higher',
+    unit,
+    better,
     encage,
     referenceLabel: comparison.referenceLabel,
     reference,
-    ratio: round(reference.median / encage.median, 3),
+    ratio: round(ratio, 3),
     target: comparison.target ?? null,
     ...(comparison.note === undefined ? {} : { note: comparison.note }),
     ...(comparison.extra === undefined ? {} : { extra: comparison.extra }),

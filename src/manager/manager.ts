@@ -9,7 +9,8 @@ import { validateScripts, type Script } from '../script.js';
 import { parseSpec, type SandboxSpecInput, type Spec } from '../spec.js';
 import { createAbortLinks } from './abort-links.js';
 import { asPrepareError, closedError, settledWithin } from './failures.js';
-import { launch, type SandboxSubprocess, type StdioOptions } from './launch.js';
+import { launch } from './launch.js';
+import type { ManagerOptions, RunOptions, SandboxedProcess } from './options.js';
 import type { RunResult } from './result.js';
 import { selectProvider, type Selection } from './select.js';
 import { onTerminationSignal } from './signals.js';
@@ -17,31 +18,6 @@ import { onTerminationSignal } from './signals.js';
 const CONCURRENCY_PER_CORE = 8;
 /** How long close() waits for aborted prepares and commands to wind down. */
 export const CLOSE_GRACE_MS = 5_000;
-
-export interface ManagerOptions {
-  /** Providers to register at once. */
-  readonly providers?: readonly Provider[];
-  /** Most sandboxes alive at once through run/spawn; more wait their turn. Default 8 per core. */
-  readonly concurrency?: number;
-  /** Tear down live instances on SIGINT/SIGTERM/SIGHUP, then let the signal act. Default true. */
-  readonly cleanupOnSignal?: boolean;
-}
-
-export interface RunOptions extends StdioOptions {
-  /** Extra files written into the sandbox root besides the entrypoint. */
-  readonly scripts?: readonly Script[] | undefined;
-  readonly signal?: AbortSignal | undefined;
-}
-
-/** A running sandboxed command: stream its stdio, then await `result`. */
-export interface SandboxedProcess {
-  readonly instance: Instance;
-  readonly provider: Provider;
-  readonly spec: Spec;
-  readonly subprocess: SandboxSubprocess;
-  /** Settles after the command ended and the instance was torn down. */
-  readonly result: Promise<RunResult>;
-}
 
 /** Registers providers, prepares instances, runs commands in them and cleans up after them. */
 export class Manager implements AsyncDisposable {

@@ -49,7 +49,8 @@ export interface BwrapArgsContext {
  * or the scripts; at equal depth a grant comes last and wins. Deny masks come after all.
  */
 export function buildBwrapArgs(spec: Spec, context: BwrapArgsContext): string[] {
-  const grantsRoot = grantedPaths(spec).includes('/');
+  const grants = grantedPaths(spec);
+  const grantsRoot = grants.includes('/');
   const args: string[] = [
     ...NAMESPACE_FLAGS,
     ...(spec.network === 'none' ? ['--unshare-net'] : []),
@@ -63,7 +64,7 @@ export function buildBwrapArgs(spec: Spec, context: BwrapArgsContext): string[] 
   const denied = [
     ...spec.deny.flatMap(resolveDenied),
     ...ENGINE_PATHS.flatMap(resolveDenied).filter((engine) =>
-      grantedPaths(spec).some((grant) => isInside(engine.path, grant)),
+      grants.some((grant) => isInside(engine.path, grant)),
     ),
   ].sort((a, b) => depth(a.path) - depth(b.path));
   const pinned = [...spec.readOnly, ...denied.map((hidden) => hidden.path)].flatMap(

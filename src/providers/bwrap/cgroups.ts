@@ -8,6 +8,8 @@ const CGROUP_MOUNT = '/sys/fs/cgroup';
 const CPU_PERIOD_US = 100_000;
 const RMDIR_ATTEMPTS = 50;
 const RMDIR_RETRY_MS = 20;
+/** The controllers limits use: one v1 hierarchy each, or enabled in the one v2 tree. */
+const CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
 
 /** How this host lets us enforce memory, pids and cpus; `none` means such specs are refused. */
 export type CgroupMode =
@@ -17,7 +19,7 @@ export type CgroupMode =
 export async function detectCgroups(root = CGROUP_MOUNT): Promise<CgroupMode> {
   if (existsSync(path.join(root, 'cgroup.controllers'))) {
     const controllers = readFileSync(path.join(root, 'cgroup.subtree_control'), 'utf8');
-    const missing = ['memory', 'pids', 'cpu'].filter((c) => !controllers.split(/\s+/).includes(c));
+    const missing = CONTROLLERS.filter((c) => !controllers.split(/\s+/).includes(c));
     try {
       await access(root, 2);
     } catch {
@@ -30,7 +32,7 @@ export async function detectCgroups(root = CGROUP_MOUNT): Promise<CgroupMode> {
       return { kind: 'none', why: `cgroup v2 controllers not enabled: ${missing.join(', ')}` };
     return { kind: 'v2', root };
   }
-  const needed = ['memory', 'pids', 'cpu'].map((c) => path.join(root, c));
+  const needed = CONTROLLERS.map((c) => path.join(root, c));
   if (!needed.every((dir) => existsSync(dir)))
     return { kind: 'none', why: 'no cgroup v1 memory/pids/cpu hierarchies' };
   try {
@@ -41,7 +43,6 @@ export async function detectCgroups(root = CGROUP_MOUNT): Promise<CgroupMode> {
   return { kind: 'v1', root };
 }
 
-/** The cgroup dirs of one instance and the `cgroup.procs` files the wrapper joins. */
 /** `<owner pid>-<instance id>`: the instance's cgroup dir name under `encage/`. */
 export function cgroupName(id: string, pid = process.pid): string {
   return `${pid}-${id}`;
@@ -51,6 +52,22 @@ export function cgroupName(id: string, pid = process.pid): string {
 export function cgroupOwner(name: string): number | undefined {
   const match = /^(\d+)-[0-9a-f]+$/.exec(name);
   return match ? Number(match[1]) : undefined;
+}
+
+/** The cgroup dirs of one instance and the `cgroup.procs` files the wrapper joins. */
+/** Where instance cgroups live: `encage/` in the controller's v1 hierarchy, or in the v2 tree. */
+export function encageParent(
+  mode: { kind: 'v1' | 'v2'; root: string },
+  controller: string,
+): string {
+  return mode.kind === 'v1'
+    ? path.join(mode.root, controller, 'encage')
+    : path.join(mode.root, 'encage');
+}
+
+/** Every `encage/` parent that instance cgroups can be in. */
+export function encageParents(mode: { kind: 'v1' | 'v2'; root: string }): string[] {
+  return [...new Set(CONTROLLERS.map((controller) => encageParent(mode, controller)))];
 }
 
 export interface InstanceCgroup {
@@ -97,8 +114,7 @@ export async function createCgroup(
   const controllers = [...new Set(settings.map(([controller]) => controller))];
   // Named by owner pid too, so that `encage gc` removes it once its Manager is gone.
   const name = cgroupName(id);
-  const dirFor = (controller: string): string =>
-    v1 ? path.join(mode.root, controller, 'encage', name) : path.join(mode.root, 'encage', name);
+  const dirFor = (controller: string): string => path.join(encageParent(mode, controller), name);
   const dirs = [...new Set(controllers.map(dirFor))];
   const cgroup = { dirs, procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')) };
   try {
@@ -125,7 +141,7 @@ export async function createCgroup(
 }
 
 async function enableV2Parent(root: string): Promise<void> {
-  const parent = path.join(root, 'encage');
+  const parent = encageParent({ kind: 'v2', root }, '');
   await mkdir(parent, { recursive: true });
   await writeFile(path.join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu').catch(
     () => undefined,
