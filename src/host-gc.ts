@@ -45,7 +45,7 @@ export async function collectHostGarbage(tmp = tmpdir()): Promise<HostGcReport> 
     await removeDir(dir);
     removedDirs.push(dir);
   }
-  for (const cgroup of await listCgroups()) {
+  for (const cgroup of listCgroups()) {
     const owner = cgroupOwner(path.basename(cgroup));
     if (owner === undefined) continue;
     if (isAlive(owner)) {
@@ -71,8 +71,8 @@ function listDir(dir: string): string[] {
 }
 
 /** The instance cgroups under encage's parents, in every hierarchy bwrap uses. */
-async function listCgroups(): Promise<string[]> {
-  const mode = await detectCgroups();
+function listCgroups(): string[] {
+  const mode = detectCgroups();
   if (mode.kind === 'none') return [];
   const parents = encageParents(mode);
   return parents.flatMap((parent) => {

@@ -1,6 +1,6 @@
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV_NAME_PATTERN } from './entrypoint.js';
 import { EncageError } from './errors.js';
 

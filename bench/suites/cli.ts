@@ -48,9 +48,9 @@ async function findSrt(root: string, env: NodeJS.ProcessEnv): Promise<Srt | stri
 
 /** `encage run -p bwrap -- true` as a new process, against bare node startup and srt. */
 export async function benchCli(ctx: BenchContext): Promise<Figure[]> {
-  const cli = path.join(ctx.root, 'dist', 'bin', 'encage.js');
+  const cli = path.join(ctx.root, 'dist', 'bin', 'encage.cjs');
   const env = { ...process.env };
-  const label = 'CLI: encage run -p bwrap -- true (node dist/bin/encage.js)';
+  const label = 'CLI: encage run -p bwrap -- true (node dist/bin/encage.cjs)';
   const bwrapWhy = ctx.unavailable.get('bwrap');
   if (bwrapWhy !== undefined) {
     return [

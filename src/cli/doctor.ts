@@ -1,5 +1,6 @@
 import type { Manager } from '../manager/manager.js';
 import type { Availability, Capabilities } from '../provider.js';
+import { writeOut } from './output.js';
 
 interface ProviderReport {
   name: string;
@@ -58,19 +59,19 @@ export async function doctorCommand(
         enforces: enforced(p.capabilities),
       }));
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(reports)}\n`);
+    writeOut(`${JSON.stringify(reports)}\n`);
     return 0;
   }
   for (const report of reports) {
     const status =
       report.available === undefined ? '' : report.available ? 'available    ' : 'unavailable  ';
     const enforces = report.enforces.length ? report.enforces.join(', ') : 'nothing (no isolation)';
-    process.stdout.write(
+    writeOut(
       `${report.name.padEnd(10)} ${status}isolation ${report.isolation}  enforces: ${enforces}\n`,
     );
-    if (report.reason !== undefined) process.stdout.write(`           ${report.reason}\n`);
+    if (report.reason !== undefined) writeOut(`           ${report.reason}\n`);
     for (const [key, value] of Object.entries(report.details ?? {}))
-      process.stdout.write(`           ${key}: ${value}\n`);
+      writeOut(`           ${key}: ${value}\n`);
   }
   return 0;
 }

@@ -9,6 +9,7 @@ import {
   type GcReport,
 } from '../providers/docker/index.js';
 import { DEFAULT_DOCKER_HOST, EngineError } from '../providers/docker/engine.js';
+import { writeOut } from './output.js';
 
 /**
  * `encage gc`: removes what encage processes that died (crash, SIGKILL, reboot) left on this
@@ -26,10 +27,10 @@ export async function gcCommand(
       ? { removed: [], kept: 0, otherHost: 0, failed: [], host: local, docker: 'no engine here' }
       : { ...(await dockerGarbage(host ?? DEFAULT_DOCKER_HOST)), host: local };
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
+    writeOut(`${JSON.stringify(report)}\n`);
   } else {
     const names = report.removed.length > 0 ? `: ${report.removed.join(', ')}` : '';
-    process.stdout.write(
+    writeOut(
       `removed ${report.removed.length} orphaned container(s)${names}; kept ${report.kept} (owner alive); ${report.otherHost} from other hosts\n` +
         `removed ${local.removedDirs.length} orphaned temp dir(s) and ${local.removedCgroups.length} empty cgroup(s); kept ${local.kept} (owner alive)\n`,
     );

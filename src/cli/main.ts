@@ -5,6 +5,7 @@ import { isEncageError } from '../errors.js';
 import { Manager } from '../manager/manager.js';
 import { EXIT_ENCAGE_FAILED } from '../manager/result.js';
 import { doctorCommand } from './doctor.js';
+import { writeOut } from './output.js';
 import { runCommand } from './run.js';
 import type { RunFlags } from './spec-options.js';
 
@@ -15,7 +16,7 @@ function buildProgram(manager: Manager, setExit: (code: number) => void): Comman
     .description('Run one CLI invocation inside a sandbox: no secrets, no network, no escape.')
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+    .configureOutput({ writeOut, writeErr: (text) => process.stderr.write(text) });
   program
     .command('run')
     .description(
@@ -102,8 +103,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// A reader that goes away (`encage doctor | head`) ends the output, not the program.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error;
-});
-process.exitCode = await main(process.argv);
+void main(process.argv).then((code) => (process.exitCode = code));

@@ -1,8 +1,10 @@
+import { isatty } from 'node:tty';
 import { EncageError } from '../errors.js';
 import type { Manager } from '../manager/manager.js';
 import type { RunResult } from '../manager/result.js';
 import { parseSpec } from '../spec.js';
 import { buildSpecInput, type RunFlags } from './spec-options.js';
+import { writeOut } from './output.js';
 
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 
@@ -28,13 +30,15 @@ export async function runCommand(
       { path: 'spec.limits.outputBytes' },
     );
   }
-  const { provider } = await manager.select(spec.provider);
-  if (provider.capabilities.isolation === 0) {
+  // By name, not select(): spawn() checks the provider, and overlaps that with loading the rest.
+  // `auto` only ever picks a provider that isolates.
+  const provider = manager.providers().find((candidate) => candidate.name === spec.provider);
+  if (provider?.capabilities.isolation === 0) {
     process.stderr.write(
       `encage: warning: provider "${provider.name}" does not isolate; the command sees this host's files and network.\n`,
     );
   }
-  const interactive = process.stdin.isTTY === true;
+  const interactive = isatty(0); // not process.stdin, which would set up a stream for nothing
   // Listen before spawning: a signal that arrives while the sandbox starts is delivered once it runs.
   let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
   let pending: NodeJS.Signals | undefined;
@@ -61,7 +65,7 @@ export async function runCommand(
   }
   if (flags.json) {
     const { stdout: _stdout, stderr: _stderr, ...summary } = result;
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    writeOut(`${JSON.stringify(summary)}\n`);
   }
   return result.exitCode;
 }

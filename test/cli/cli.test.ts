@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BWRAP_ENABLED } from '../helpers/backends.js';
 import { DOCKER_ENABLED, TEST_IMAGE } from '../helpers/docker.js';
 
-const CLI = fileURLToPath(new URL('../../dist/bin/encage.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../dist/bin/encage.cjs', import.meta.url));
 
 function encage(
   args: string[],

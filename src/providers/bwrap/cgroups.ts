@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EncageError } from '../../errors.js';
 import type { Limits } from '../../spec.js';
@@ -15,13 +15,16 @@ const CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
 export type CgroupMode =
   { kind: 'v1'; root: string } | { kind: 'v2'; root: string } | { kind: 'none'; why: string };
 
-/** Detects a usable cgroup hierarchy (v1 as root, or v2 with the controllers delegated to us). */
-export async function detectCgroups(root = CGROUP_MOUNT): Promise<CgroupMode> {
+/**
+ * Detects a usable cgroup hierarchy (v1 as root, or v2 with the controllers delegated to us).
+ * Synchronous: a few stat calls, once per provider, on the way to check()'s probe.
+ */
+export function detectCgroups(root = CGROUP_MOUNT): CgroupMode {
   if (existsSync(path.join(root, 'cgroup.controllers'))) {
     const controllers = readFileSync(path.join(root, 'cgroup.subtree_control'), 'utf8');
     const missing = CONTROLLERS.filter((c) => !controllers.split(/\s+/).includes(c));
     try {
-      await access(root, 2);
+      accessSync(root, constants.W_OK);
     } catch {
       return {
         kind: 'none',
@@ -36,7 +39,7 @@ export async function detectCgroups(root = CGROUP_MOUNT): Promise<CgroupMode> {
   if (!needed.every((dir) => existsSync(dir)))
     return { kind: 'none', why: 'no cgroup v1 memory/pids/cpu hierarchies' };
   try {
-    await Promise.all(needed.map((dir) => access(dir, 2)));
+    for (const dir of needed) accessSync(dir, constants.W_OK);
   } catch {
     return { kind: 'none', why: 'cgroup v1 hierarchies are not writable (run as root)' };
   }

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { assertSupported } from '../../capabilities.js';
 import type { Capabilities, Instance, PrepareOptions, Provider } from '../../provider.js';
 import { writeScripts, type Script } from '../../script.js';
@@ -42,12 +42,13 @@ const BwrapSpecOptionsSchema = z.strictObject({});
 export function createBwrapProvider(options: BwrapProviderOptions = {}): Provider {
   const bwrapPath = options.bwrapPath ?? 'bwrap';
   let host: Promise<{ layout: HostEntry[]; cgroups: CgroupMode; filter: Buffer }> | undefined;
+  // Read synchronously (a few stat calls): check() then starts its probe in the same tick.
   const readHost = () =>
-    (host ??= (async () => ({
+    (host ??= Promise.resolve().then(() => ({
       layout: readHostLayout(),
-      cgroups: await detectCgroups(options.cgroupRoot),
+      cgroups: detectCgroups(options.cgroupRoot),
       filter: buildSeccompFilter(),
-    }))());
+    })));
   let availability: ReturnType<Provider['check']> | undefined;
   return {
     name: BWRAP_PROVIDER_NAME,

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EncageError } from '../../errors.js';
 import { parseProviderOptions, type Spec } from '../../spec.js';
 import { isGvisor, type EngineInfo } from './check.js';

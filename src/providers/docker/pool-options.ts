@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EncageError } from '../../errors.js';
 import { describeIssue, parseSpec, type SandboxSpecInput, type Spec } from '../../spec.js';
 import type { DockerProviderOptions } from './index.js';
