@@ -34,7 +34,6 @@ await build({
   platform: 'node',
   target: 'node20.19',
   minify: true,
-  keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
   plugins: [deferExeca],

@@ -2,7 +2,6 @@ import { isatty } from 'node:tty';
 import { EncageError } from '../errors.js';
 import type { Manager } from '../manager/manager.js';
 import type { RunResult } from '../manager/result.js';
-import { parseSpec } from '../spec.js';
 import { buildSpecInput, type RunFlags } from './spec-options.js';
 import { writeOut } from './output.js';
 
@@ -22,8 +21,9 @@ export async function runCommand(
       { path: 'command' },
     );
   }
-  const spec = parseSpec(await buildSpecInput(flags));
-  if (spec.limits.outputBytes !== undefined) {
+  // Validated once, by spawn(); here only what the CLI itself refuses is read from the input.
+  const spec = await buildSpecInput(flags);
+  if (spec.limits?.outputBytes !== undefined) {
     throw new EncageError(
       'UNSUPPORTED_SPEC',
       'spec.limits.outputBytes: the CLI passes output straight through and cannot cut it. Remove it, or use the library (Manager.run) which truncates there.',
@@ -32,7 +32,8 @@ export async function runCommand(
   }
   // By name, not select(): spawn() checks the provider, and overlaps that with loading the rest.
   // `auto` only ever picks a provider that isolates.
-  const provider = manager.providers().find((candidate) => candidate.name === spec.provider);
+  const name = spec.provider ?? 'auto';
+  const provider = manager.providers().find((candidate) => candidate.name === name);
   if (provider?.capabilities.isolation === 0) {
     process.stderr.write(
       `encage: warning: provider "${provider.name}" does not isolate; the command sees this host's files and network.\n`,
