@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { EncageError } from './errors.js';
+import { safeParse } from './validation.js';
 
 /** A file written into the sandbox root before the command runs. */
 export interface Script {
@@ -18,7 +19,7 @@ const DIR_MODE = 0o700;
 
 export const ScriptSchema = z.strictObject({
   innerPath: z.string(),
-  mode: z.number().int().min(0).max(MAX_MODE),
+  mode: z.int().check(z.minimum(0), z.maximum(MAX_MODE)),
   contents: z.union([z.string(), z.instanceof(Uint8Array)]),
 });
 
@@ -50,7 +51,7 @@ export function parseInnerPath(innerPath: string): string[] {
 export function validateScripts(scripts: readonly Script[]): Script[] {
   const seen = new Set<string>();
   return scripts.map((script, index) => {
-    const parsed = ScriptSchema.safeParse(script);
+    const parsed = safeParse(ScriptSchema, script);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = ['scripts', index, ...(issue?.path ?? [])].join('.');

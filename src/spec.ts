@@ -1,8 +1,9 @@
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ENV_NAME_PATTERN } from './entrypoint.js';
 import { EncageError } from './errors.js';
+import { describeIssue, safeParse } from './validation.js';
 
 /** PATH inside the sandbox unless `env` says otherwise. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -16,71 +17,82 @@ export function defaultEnv(hostTerm = process.env.TERM): Record<string, string> 
 }
 
 function existingPath(kind: 'directory' | 'any') {
-  return z.string().transform((value, ctx) => {
-    if (value.includes('\0')) {
-      ctx.addIssue({ code: 'custom', message: 'contains a NUL byte' });
-      return z.NEVER;
-    }
-    if (!path.isAbsolute(value)) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is relative; give an absolute path` });
-      return z.NEVER;
-    }
-    try {
-      const real = realpathSync(value);
-      if (kind === 'directory' && !statSync(real).isDirectory()) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a directory` });
+  return z.pipe(
+    z.string(),
+    z.transform((value: string, ctx) => {
+      if (value.includes('\0')) {
+        ctx.issues.push({ code: 'custom', message: 'contains a NUL byte', input: value });
         return z.NEVER;
       }
-      return real;
-    } catch {
-      ctx.addIssue({
-        code: 'custom',
-        message: `"${value}" does not exist; create it or fix the path`,
-      });
-      return z.NEVER;
-    }
-  });
+      if (!path.isAbsolute(value)) {
+        ctx.issues.push({
+          code: 'custom',
+          message: `"${value}" is relative; give an absolute path`,
+          input: value,
+        });
+        return z.NEVER;
+      }
+      try {
+        const real = realpathSync(value);
+        if (kind === 'directory' && !statSync(real).isDirectory()) {
+          ctx.issues.push({
+            code: 'custom',
+            message: `"${value}" is not a directory`,
+            input: value,
+          });
+          return z.NEVER;
+        }
+        return real;
+      } catch {
+        ctx.issues.push({
+          code: 'custom',
+          message: `"${value}" does not exist; create it or fix the path`,
+          input: value,
+        });
+        return z.NEVER;
+      }
+    }),
+  );
 }
 
-const denyPath = z
-  .string()
-  .min(1)
-  .refine((value) => !value.includes('\0'), 'contains a NUL byte');
+const noNul = z.refine<string>((value) => !value.includes('\0'), 'contains a NUL byte');
+const denyPath = z.string().check(z.minLength(1), noNul);
+const positiveInt = () => z.optional(z.int().check(z.positive()));
 
 export const LimitsSchema = z.strictObject({
-  timeoutMs: z.number().int().positive().optional(),
-  memoryBytes: z
-    .number()
-    .int()
-    .min(MIN_MEMORY_BYTES, `must be at least ${MIN_MEMORY_BYTES} bytes (4m)`)
-    .optional(),
-  pids: z.number().int().positive().optional(),
-  cpus: z.number().positive().optional(),
-  outputBytes: z.number().int().positive().optional(),
+  timeoutMs: positiveInt(),
+  memoryBytes: z.optional(
+    z.int().check(z.minimum(MIN_MEMORY_BYTES, `must be at least ${MIN_MEMORY_BYTES} bytes (4m)`)),
+  ),
+  pids: positiveInt(),
+  cpus: z.optional(z.number().check(z.positive())),
+  outputBytes: positiveInt(),
 });
 
 const EnvSchema = z.record(
   z
     .string()
-    .regex(
-      ENV_NAME_PATTERN,
-      'is not a valid variable name (letters, digits, "_"; not starting with a digit)',
+    .check(
+      z.regex(
+        ENV_NAME_PATTERN,
+        'is not a valid variable name (letters, digits, "_"; not starting with a digit)',
+      ),
     ),
-  z.string().refine((value) => !value.includes('\0'), 'contains a NUL byte'),
+  z.string().check(noNul),
 );
 
 /** The sandbox spec as callers write it; `parseSpec` resolves defaults and paths. */
 export const SandboxSpecSchema = z.strictObject({
-  provider: z.string().min(1).default('auto'),
-  workdir: existingPath('directory').optional(),
-  readOnly: z.array(existingPath('any')).default([]),
-  readWrite: z.array(existingPath('any')).default([]),
-  deny: z.array(denyPath).default([]),
-  network: z.enum(['none', 'host']).default('none'),
-  env: EnvSchema.optional(),
-  limits: LimitsSchema.default({}),
-  options: z.record(z.string(), z.unknown()).default({}),
-  labels: z.record(z.string(), z.string()).default({}),
+  provider: z._default(z.string().check(z.minLength(1)), 'auto'),
+  workdir: z.optional(existingPath('directory')),
+  readOnly: z._default(z.array(existingPath('any')), []),
+  readWrite: z._default(z.array(existingPath('any')), []),
+  deny: z._default(z.array(denyPath), []),
+  network: z._default(z.enum(['none', 'host']), 'none'),
+  env: z.optional(EnvSchema),
+  limits: z._default(LimitsSchema, {}),
+  options: z._default(z.record(z.string(), z.unknown()), {}),
+  labels: z._default(z.record(z.string(), z.string()), {}),
 });
 
 export type SandboxSpecInput = z.input<typeof SandboxSpecSchema>;
@@ -101,23 +113,9 @@ export interface Spec {
   labels: Record<string, string>;
 }
 
-/** Formats the first zod issue as `spec.<field>: <message>`. */
-export function describeIssue(
-  error: z.ZodError,
-  prefix: string,
-): { field: string; message: string } {
-  const issue = error.issues[0];
-  const field = [prefix, ...(issue?.path ?? []).map(String)].join('.');
-  let message = issue?.message ?? 'invalid';
-  if (issue?.code === 'invalid_key') message = issue.issues[0]?.message ?? message;
-  if (issue?.code === 'unrecognized_keys')
-    message = `unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}; remove them`;
-  return { field, message };
-}
-
 /** Validates a spec once at the public boundary; throws INVALID_SPEC naming the field. */
 export function parseSpec(input: unknown = {}): Spec {
-  const parsed = SandboxSpecSchema.safeParse(input ?? {});
+  const parsed = safeParse(SandboxSpecSchema, input ?? {});
   if (!parsed.success) {
     const { field, message } = describeIssue(parsed.error, 'spec');
     throw new EncageError('INVALID_SPEC', `${field}: ${message}`, {
@@ -142,12 +140,12 @@ export function parseSpec(input: unknown = {}): Spec {
 }
 
 /** Throws UNSUPPORTED_SPEC for provider options the provider does not know. */
-export function parseProviderOptions<T extends z.ZodType>(
+export function parseProviderOptions<T extends z.core.$ZodType>(
   provider: string,
   schema: T,
   options: unknown,
 ): z.output<T> {
-  const parsed = schema.safeParse(options ?? {});
+  const parsed = safeParse(schema, options ?? {});
   if (!parsed.success) {
     const { field, message } = describeIssue(parsed.error, 'spec.options');
     throw new EncageError('INVALID_SPEC', `[${provider}] ${field}: ${message}`, {

@@ -1,30 +1,29 @@
 import { execFile } from 'node:child_process';
 import type { Availability } from '../../provider.js';
-import { layoutArgs, NAMESPACE_FLAGS } from './args.js';
+import { NAMESPACE_FLAGS } from './args.js';
 import type { CgroupMode } from './cgroups.js';
-import type { HostEntry } from './layout.js';
 import { seccompArchFor } from './seccomp.js';
 
 const CHECK_TIMEOUT_MS = 10_000;
 
 /** Starts bwrap for real with the sandbox's namespace flags and says why it fails, with the fix. */
-export async function checkBwrap(
-  bwrapPath: string,
-  layout: readonly HostEntry[],
-  cgroups: CgroupMode,
-): Promise<Availability> {
+export async function checkBwrap(bwrapPath: string, cgroups: CgroupMode): Promise<Availability> {
   if (seccompArchFor(process.arch) === undefined) {
     return {
       available: false,
       reason: `no seccomp filter for ${process.arch}; bwrap runs only on x64 and arm64 here`,
     };
   }
-  // The exact namespaces of a sandbox with network "none": the strictest set must start. One
-  // process: check() is on the path of every CLI run (a `bwrap --version` beside it cost ~4 ms).
+  // The sandbox's own namespace flags with network "none" (the strictest set) and its /proc and
+  // /dev mounts: what a host can refuse. The root is one bind of `/` rather than the sandbox's
+  // ~30 bind mounts, which cannot fail (they are `-try`) but would double the probe's time:
+  // check() is on the path of every CLI run.
   const result = await probe(bwrapPath, [
     ...NAMESPACE_FLAGS,
     '--unshare-net',
-    ...layoutArgs(layout),
+    '--ro-bind',
+    '/',
+    '/',
     '--proc',
     '/proc',
     '--dev',

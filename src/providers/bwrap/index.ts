@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { assertSupported } from '../../capabilities.js';
 import type { Capabilities, Instance, PrepareOptions, Provider } from '../../provider.js';
 import { writeScripts, type Script } from '../../script.js';
@@ -54,9 +54,7 @@ export function createBwrapProvider(options: BwrapProviderOptions = {}): Provide
     name: BWRAP_PROVIDER_NAME,
     capabilities: BWRAP_CAPABILITIES,
     check() {
-      availability ??= readHost().then(({ layout, cgroups }) =>
-        checkBwrap(bwrapPath, layout, cgroups),
-      );
+      availability ??= readHost().then(({ cgroups }) => checkBwrap(bwrapPath, cgroups));
       return availability;
     },
     async prepare(

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { EncageError } from '../../errors.js';
 import { parseProviderOptions, type Spec } from '../../spec.js';
 import { isGvisor, type EngineInfo } from './check.js';
@@ -11,22 +11,25 @@ export { DOCKER_PROVIDER_NAME };
 const MAX_ID = 2 ** 31 - 1;
 
 /** `spec.options` of the docker provider. Unknown keys are refused. */
+const name = () => z.optional(z.string().check(z.minLength(1)));
+
 export const DockerSpecOptionsSchema = z.strictObject({
   /** An image already on the engine (nothing is pulled). */
-  image: z.string().min(1).optional(),
+  image: name(),
   /** A Dockerfile (absolute, or relative to the workdir); its folder is the build context. */
-  dockerfile: z.string().min(1).optional(),
+  dockerfile: name(),
   /** An OCI runtime the engine lists, e.g. `runsc` for gVisor. */
-  runtime: z.string().min(1).optional(),
+  runtime: name(),
   /** Numeric `uid:gid` inside the container. Default: the uid:gid of this process. */
-  user: z
-    .string()
-    .regex(/^\d+:\d+$/, 'must be a numeric "uid:gid", e.g. "1000:1000"')
-    .refine(
-      (value) => value.split(':').every((part) => Number(part) <= MAX_ID),
-      'uid and gid must be below 2^31',
-    )
-    .optional(),
+  user: z.optional(
+    z.string().check(
+      z.regex(/^\d+:\d+$/, 'must be a numeric "uid:gid", e.g. "1000:1000"'),
+      z.refine<string>(
+        (value) => value.split(':').every((part) => Number(part) <= MAX_ID),
+        'uid and gid must be below 2^31',
+      ),
+    ),
+  ),
 });
 
 export type DockerSpecOptions = z.output<typeof DockerSpecOptionsSchema>;

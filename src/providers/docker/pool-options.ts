@@ -1,6 +1,7 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { EncageError } from '../../errors.js';
-import { describeIssue, parseSpec, type SandboxSpecInput, type Spec } from '../../spec.js';
+import { parseSpec, type SandboxSpecInput, type Spec } from '../../spec.js';
+import { describeIssue, safeParse } from '../../validation.js';
 import type { DockerProviderOptions } from './index.js';
 import { parseDockerOptions, type ResolvedDockerOptions } from './options.js';
 
@@ -25,15 +26,17 @@ export interface DockerPoolOptions extends DockerProviderOptions {
 
 const DockerPoolOptionsSchema = z.strictObject({
   spec: z.unknown(),
-  size: z.number().int().min(1).max(MAX_POOL_SIZE).default(DEFAULT_POOL_SIZE),
-  name: z
-    .string()
-    .min(1)
-    .refine((name) => name !== 'auto', '"auto" is reserved for provider selection')
-    .default(DOCKER_POOL_NAME),
-  host: z.string().min(1).optional(),
-  dockerPath: z.string().min(1).optional(),
-  image: z.string().min(1).optional(),
+  size: z._default(z.int().check(z.minimum(1), z.maximum(MAX_POOL_SIZE)), DEFAULT_POOL_SIZE),
+  name: z._default(
+    z.string().check(
+      z.minLength(1),
+      z.refine<string>((name) => name !== 'auto', '"auto" is reserved for provider selection'),
+    ),
+    DOCKER_POOL_NAME,
+  ),
+  host: z.optional(z.string().check(z.minLength(1))),
+  dockerPath: z.optional(z.string().check(z.minLength(1))),
+  image: z.optional(z.string().check(z.minLength(1))),
 });
 
 /** Pool options after validation: the shape as a parsed spec and its docker options. */
@@ -47,7 +50,7 @@ export interface ParsedPoolOptions {
 
 /** Validates the options and the shape once; INVALID_ARGUMENT or INVALID_SPEC naming the field. */
 export function parsePoolOptions(options: DockerPoolOptions): ParsedPoolOptions {
-  const parsed = DockerPoolOptionsSchema.safeParse(options);
+  const parsed = safeParse(DockerPoolOptionsSchema, options);
   if (!parsed.success) {
     const { field, message } = describeIssue(parsed.error, 'options');
     throw new EncageError('INVALID_ARGUMENT', `[${DOCKER_POOL_NAME}] ${field}: ${message}`, {
