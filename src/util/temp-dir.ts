@@ -1,5 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+// fs.promises rather than node:fs/promises: that module loads on first use, not at every CLI start.
+import fs, { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { abortError, EncageError } from '../errors.js';
@@ -45,7 +45,7 @@ export async function removeDir(dir: string): Promise<void> {
   } catch {
     // busy, out of descriptors...: the retrying path below
   }
-  const remove = () => rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  const remove = () => fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
   try {
     await remove();
   } catch (error) {
