@@ -65,10 +65,40 @@ describe('encage CLI', () => {
     [['run', '-p', 'noop', '--config', '/definitely/missing.json', '--', 'true'], '--config'],
     [['run', '-p', 'noop', '--bogus', '--', 'true'], "unknown option '--bogus'"],
     [['run', '-p', 'noop'], 'command'],
+    [['run', '-p', 'noop', '--network', 'bogus', '--', 'true'], '--network: "bogus"'],
+    [['run', '-p'], "'-p, --provider <value>' argument missing"],
+    [['nope'], "unknown command 'nope'"],
+    [[], 'Usage: encage <command>'],
   ])('fails with 125 and names the problem for %j', async (args, words) => {
     const result = await encage(args);
     expect(result.exitCode).toBe(125);
     expect(result.stderr).toContain(words);
+  });
+
+  it('takes options up to the command, and the rest as the command and its own flags', async () => {
+    // No `--`: reading stops at `sh`, so `-e` and `--json` belong to the command.
+    const result = await encage(['run', '-p', 'noop', 'sh', '-c', 'echo "$0 $1"', '-e', '--json']);
+    expect(result.stdout).toBe('-e --json');
+    expect(result.exitCode).toBe(0);
+    const inline = await encage([
+      'run',
+      '-pnoop',
+      '--env=GREETING=hi',
+      'sh',
+      '-c',
+      'echo $GREETING',
+    ]);
+    expect(inline.stdout).toBe('hi');
+  });
+
+  it('prints help on --help with status 0, and the options of run', async () => {
+    const top = await encage(['--help']);
+    expect(top.exitCode).toBe(0);
+    expect(top.stdout).toContain('Usage: encage <command>');
+    const run = await encage(['run', '--help']);
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain('-p, --provider <name>');
+    expect(run.stdout).toContain('--timeout <dur>');
   });
 
   it('reads a JSON config and lays flags over it', async () => {
