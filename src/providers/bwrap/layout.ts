@@ -54,12 +54,14 @@ export function readHostLayout(): HostEntry[] {
   const paths = [...SYSTEM_DIRS, ...ETC_ALLOWLIST.map((name) => `/etc/${name}`)];
   for (const path of paths) {
     try {
-      const stats = lstatSync(path);
+      // Absent on this host: nothing to show (and no exception built for it).
+      const stats = lstatSync(path, { throwIfNoEntry: false });
+      if (stats === undefined) continue;
       if (stats.isSymbolicLink())
         entries.push({ path, kind: 'symlink', target: readlinkSync(path) });
       else entries.push({ path, kind: stats.isDirectory() ? 'dir' : 'file' });
     } catch {
-      // absent on this host: nothing to show
+      // unreadable (EACCES...): not shown either
     }
   }
   return entries;
