@@ -57,7 +57,10 @@ try {
   execFileSync(process.execPath, ['-e', warmUp], { stdio: 'pipe' });
 } catch (error) {
   // Only slower without it: the bin compiles the bundle as usual.
-  const why = String(error.stderr ?? error.message).trim().split('\n').at(-1);
+  const why = String(error.stderr ?? error.message)
+    .trim()
+    .split('\n')
+    .at(-1);
   console.warn(`bundle-cli: no code cache written (${why}); the CLI starts ~8 ms slower`);
   rmSync(`${OUT}/cli.cache`, { force: true });
 }
