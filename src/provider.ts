@@ -50,6 +50,12 @@ export interface Instance extends AsyncDisposable {
   exec(cmd: string, args: readonly string[], env: Readonly<Record<string, string>>): Command;
   /** Releases every process, mount, container, temp dir and cgroup. Idempotent. */
   teardown(): Promise<void>;
+  /**
+   * Optional. Called when a command built by `exec` exited with a status (not killed, not timed
+   * out): why the sandbox itself failed to start, or undefined when the status is the command's.
+   * The Manager then fails the run with SPAWN_FAILED instead of reporting that status.
+   */
+  startFailure?(command: Command): string | undefined;
 }
 
 export interface PrepareOptions {

@@ -52,17 +52,19 @@ export interface RawBwrap {
 
 /**
  * Extracts the bwrap argv from a bwrap instance's Command. The Command is
- * `/bin/sh -c WRAPPER $0 <seccomp file> <n> <n cgroup.procs files> <bwrap> <bwrap args...>`:
- * the wrapper only opens the seccomp file on fd 3, records its pid and joins cgroups.
+ * `/bin/sh -c WRAPPER $0 <seccomp file> <status file> <n> <n cgroup.procs files> <bwrap> <bwrap
+ * args...>`: the wrapper only opens the seccomp file on fd 3 and the status file on fd 4 (bwrap's
+ * `--json-status-fd`), records its pid and joins cgroups.
  */
 export function rawBwrapFrom(command: Command): RawBwrap {
-  const [dashC, , , seccompPath, count, ...rest] = command.args;
+  const [dashC, , , seccompPath, statusFile, count, ...rest] = command.args;
   const procs = Number(count);
   const file = rest[procs];
   if (
     dashC !== '-c' ||
     seccompPath === undefined ||
     !seccompPath.endsWith('.bpf') ||
+    statusFile?.endsWith('.json') !== true ||
     !Number.isInteger(procs) ||
     file === undefined ||
     path.basename(file) !== 'bwrap'

@@ -162,6 +162,19 @@ function toRunResult(
   ) {
     throw spawnFailed(instance, command, result);
   }
+  const startFailure =
+    result.exitCode === undefined || ending.timedOut || ending.aborted
+      ? undefined
+      : instance.startFailure?.(command);
+  if (startFailure !== undefined) {
+    // Its own words are the last line it wrote to stderr (when buffered; else they are on screen).
+    const said = decodeOutput(result.stderr, false).trim().split('\n').at(-1);
+    throw new EncageError(
+      'SPAWN_FAILED',
+      `[${instance.provider}] the sandbox did not start: ${startFailure} (exit ${result.exitCode}${said ? `: ${said}` : ''}). Run "encage doctor"; check the spec's paths and limits.`,
+      { path: command.file },
+    );
+  }
   return {
     exitCode: toExitCode({ exitCode: result.exitCode, signal, timedOut: ending.timedOut }),
     signal,

@@ -196,6 +196,19 @@ describe('encage CLI', () => {
   });
 
   describe.runIf(BWRAP_ENABLED)('with bwrap', () => {
+    it('exits 125 with one line when the sandbox cannot start, and runs with room', async () => {
+      const failed = await encage(['run', '-p', 'bwrap', '--pids', '1', '--', 'echo', 'ran'], {
+        cwd: dir,
+      });
+      expect(failed.exitCode).toBe(125);
+      expect(failed.stdout).toBe('');
+      expect(failed.stderr).toContain('encage: [bwrap] the sandbox did not start');
+      const ok = await encage(['run', '-p', 'bwrap', '--pids', '64', '--', 'echo', 'ran'], {
+        cwd: dir,
+      });
+      expect(ok).toMatchObject({ exitCode: 0, stdout: 'ran' });
+    });
+
     it('picks bwrap for auto, hides the host home and lists the workdir', async () => {
       await writeFile(path.join(dir, 'visible.txt'), 'x');
       const listing = await encage(['run', '--', 'ls', '.'], { cwd: dir });
