@@ -50,11 +50,17 @@ const warmUp = `
 const { writeFileSync } = require('node:fs');
 const { script, run } = require('./${OUT}/encage.cjs').compileCli();
 process.argv = [process.argv[0], 'encage', 'run', '-p', 'noop', '--', 'true'];
-process.once('beforeExit', () => writeFileSync('${OUT}/cli.cache', script.createCachedData()));
+process.once('exit', () => writeFileSync('${OUT}/cli.cache', script.createCachedData()));
 run();
+`;
+// V8 takes the cache only for the same source, node and flags: check that it does.
+const verify = `
+const { script } = require('./${OUT}/encage.cjs').compileCli();
+if (script.cachedDataRejected !== false) throw new Error('V8 refused the code cache');
 `;
 try {
   execFileSync(process.execPath, ['-e', warmUp], { stdio: 'pipe' });
+  execFileSync(process.execPath, ['-e', verify], { stdio: 'pipe' });
 } catch (error) {
   // Only slower without it: the bin compiles the bundle as usual.
   const why = String(error.stderr ?? error.message)

@@ -91,6 +91,16 @@ describe('encage CLI', () => {
     expect(inline.stdout).toBe('hi');
   });
 
+  it('starts from the code cache the build made, which this node accepts', async () => {
+    // Without it every run compiles the bundle again (~10 ms): a silent slowdown, not an error.
+    const check = await execa('node', [
+      '-e',
+      `const { script } = require(${JSON.stringify(CLI)}).compileCli();
+       console.log(JSON.stringify({ given: script.cachedDataRejected !== undefined, rejected: script.cachedDataRejected }));`,
+    ]);
+    expect(JSON.parse(check.stdout)).toEqual({ given: true, rejected: false });
+  });
+
   it('prints help on --help with status 0, and the options of run', async () => {
     const top = await encage(['--help']);
     expect(top.exitCode).toBe(0);
