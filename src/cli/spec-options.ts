@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ENV_NAME_PATTERN } from '../entrypoint.js';
 import { EncageError } from '../errors.js';
@@ -89,7 +89,7 @@ export function applyEnvFlags(
 async function readConfig(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await fs.promises.readFile(file, 'utf8');
+    text = await fsp.readFile(file, 'utf8');
   } catch (error) {
     throw new EncageError(
       'INVALID_ARGUMENT',

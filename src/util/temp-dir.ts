@@ -1,5 +1,5 @@
-// fs.promises rather than node:fs/promises: that module loads on first use, not at every CLI start.
-import fs, { mkdtempSync, rmSync } from 'node:fs';
+// fs.promises rather than node:fs/promises: in the CLI bundle that module loads on first use.
+import { mkdtempSync, promises as fsp, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { abortError, EncageError } from '../errors.js';
@@ -45,7 +45,7 @@ export async function removeDir(dir: string): Promise<void> {
   } catch {
     // busy, out of descriptors...: the retrying path below
   }
-  const remove = () => fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  const remove = () => fsp.rm(dir, { recursive: true, force: true, maxRetries: 3 });
   try {
     await remove();
   } catch (error) {

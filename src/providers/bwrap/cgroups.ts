@@ -1,5 +1,5 @@
-// fs.promises rather than node:fs/promises: that module loads on first use, not at every CLI start.
-import fs, { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+// fsp rather than node:fs/promises: in the CLI bundle that module loads on first use.
+import { accessSync, constants, existsSync, promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { EncageError } from '../../errors.js';
 import type { Limits } from '../../spec.js';
@@ -122,12 +122,12 @@ export async function createCgroup(
   const cgroup = { dirs, procsFiles: dirs.map((dir) => path.join(dir, 'cgroup.procs')) };
   try {
     if (!v1) await enableV2Parent(mode.root);
-    for (const dir of dirs) await fs.promises.mkdir(dir, { recursive: true });
+    for (const dir of dirs) await fsp.mkdir(dir, { recursive: true });
     for (const [controller, file, value] of settings)
-      await fs.promises.writeFile(path.join(dirFor(controller), file), value);
+      await fsp.writeFile(path.join(dirFor(controller), file), value);
     if (v1 && limits.memoryBytes !== undefined) {
       // Without swap accounting the file is absent; memory.limit_in_bytes alone then bounds RAM.
-      await fs.promises
+      await fsp
         .writeFile(
           path.join(dirFor('memory'), 'memory.memsw.limit_in_bytes'),
           String(limits.memoryBytes),
@@ -147,8 +147,8 @@ export async function createCgroup(
 
 async function enableV2Parent(root: string): Promise<void> {
   const parent = encageParent({ kind: 'v2', root }, '');
-  await fs.promises.mkdir(parent, { recursive: true });
-  await fs.promises
+  await fsp.mkdir(parent, { recursive: true });
+  await fsp
     .writeFile(path.join(parent, 'cgroup.subtree_control'), '+memory +pids +cpu')
     .catch(() => undefined);
 }
@@ -158,7 +158,7 @@ export async function removeCgroup(cgroup: InstanceCgroup): Promise<void> {
   for (const dir of cgroup.dirs) {
     for (let attempt = 0; attempt < RMDIR_ATTEMPTS; attempt++) {
       try {
-        await fs.promises.rmdir(dir);
+        await fsp.rmdir(dir);
         break;
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
@@ -172,7 +172,7 @@ export async function removeCgroup(cgroup: InstanceCgroup): Promise<void> {
 }
 
 async function killMembers(dir: string): Promise<void> {
-  const procs = await fs.promises.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+  const procs = await fsp.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
   for (const pid of procs.split('\n').filter(Boolean)) {
     try {
       process.kill(Number(pid), 'SIGKILL');
