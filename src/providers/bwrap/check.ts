@@ -6,14 +6,8 @@ import { seccompArchFor } from './seccomp.js';
 
 const CHECK_TIMEOUT_MS = 10_000;
 
-/**
- * Starts bwrap for real with the sandbox's namespace flags and says why it fails, with the fix.
- * `cgroups` is only needed for the report: the probe starts before it is settled.
- */
-export async function checkBwrap(
-  bwrapPath: string,
-  cgroups: Promise<CgroupMode>,
-): Promise<Availability> {
+/** Starts bwrap for real with the sandbox's namespace flags and says why it fails, with the fix. */
+export async function checkBwrap(bwrapPath: string, cgroups: CgroupMode): Promise<Availability> {
   if (seccompArchFor(process.arch) === undefined) {
     return {
       available: false,
@@ -38,11 +32,10 @@ export async function checkBwrap(
     'true',
   ]);
   if (result.exitCode !== 0) return { available: false, reason: explainFailure(bwrapPath, result) };
-  const mode = await cgroups;
   const limits =
-    mode.kind === 'none'
-      ? `not enforceable (${mode.why}); specs with memory/pids/cpus are refused`
-      : `cgroup ${mode.kind} at ${mode.root}`;
+    cgroups.kind === 'none'
+      ? `not enforceable (${cgroups.why}); specs with memory/pids/cpus are refused`
+      : `cgroup ${cgroups.kind} at ${cgroups.root}`;
   return {
     available: true,
     reason: 'bwrap starts user, pid, net, ipc and uts namespaces',

@@ -42,7 +42,7 @@ const BwrapSpecOptionsSchema = z.strictObject({});
 export function createBwrapProvider(options: BwrapProviderOptions = {}): Provider {
   const bwrapPath = options.bwrapPath ?? 'bwrap';
   let host: Promise<{ layout: HostEntry[]; cgroups: CgroupMode; filter: Buffer }> | undefined;
-  // Read synchronously (a few stat calls), in a microtask: after check() has spawned its probe.
+  // Read synchronously (a few stat calls): check() then starts its probe in the same tick.
   const readHost = () =>
     (host ??= Promise.resolve().then(() => ({
       layout: readHostLayout(),
@@ -54,11 +54,7 @@ export function createBwrapProvider(options: BwrapProviderOptions = {}): Provide
     name: BWRAP_PROVIDER_NAME,
     capabilities: BWRAP_CAPABILITIES,
     check() {
-      // The probe is spawned first; the host is read while it runs.
-      availability ??= checkBwrap(
-        bwrapPath,
-        readHost().then(({ cgroups }) => cgroups),
-      );
+      availability ??= readHost().then(({ cgroups }) => checkBwrap(bwrapPath, cgroups));
       return availability;
     },
     async prepare(
