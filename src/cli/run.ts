@@ -32,10 +32,6 @@ export async function runCommand(
   }
   // The warning goes by name: `auto` only ever picks a provider that isolates.
   const name = spec.provider ?? 'auto';
-  // Start the provider's check (for bwrap a probe process) now, so that the spec is validated
-  // and the entrypoint built while it runs; spawn() waits for that same cached check and reports
-  // its failure. On an early error node still waits for the probe before it exits.
-  manager.select(name).catch(() => undefined);
   const provider = manager.providers().find((candidate) => candidate.name === name);
   if (provider?.capabilities.isolation === 0) {
     process.stderr.write(
