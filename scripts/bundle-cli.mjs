@@ -13,13 +13,13 @@ import { build } from 'esbuild';
 
 const OUT = 'dist/bin';
 
-/** Bundles manager/execa-deferred.js in place of manager/execa.js (see that file). */
-const deferExeca = {
-  name: 'defer-execa',
+/** Bundles manager/execa-cli.js in place of manager/execa.js (see that file). */
+const cliLauncher = {
+  name: 'cli-launcher',
   setup(build) {
     build.onResolve({ filter: /^\.\/execa\.js$/ }, (args) =>
       args.importer.endsWith(path.join('manager', 'launch.js'))
-        ? { path: path.join(args.resolveDir, 'execa-deferred.js') }
+        ? { path: path.join(args.resolveDir, 'execa-cli.js') }
         : undefined,
     );
   },
@@ -36,7 +36,7 @@ await build({
   minify: true,
   legalComments: 'none',
   logLevel: 'warning',
-  plugins: [deferExeca],
+  plugins: [cliLauncher],
 });
 // The loader wraps the bundle in a function: a leading `#!` line would be a syntax error there.
 const bundle = readFileSync(`${OUT}/cli.cjs`, 'utf8');

@@ -1,11 +1,7 @@
-import { execa } from 'execa';
-
-export type Execa = typeof execa;
+import { execa as execaFromPackage } from 'execa';
 
 /**
- * The process launcher, loaded with the library: a Manager can spawn even when it is first used
- * with every file descriptor taken. The CLI bundle swaps this module for execa-deferred.ts.
+ * The process launcher of launch(): execa. The CLI bundle swaps this module for execa-cli.ts
+ * (scripts/bundle-cli.mjs).
  */
-export function loadExeca(): Promise<Execa> {
-  return Promise.resolve(execa);
-}
+export const execa = execaFromPackage;

@@ -3,7 +3,7 @@ import type { Options as ExecaOptions, Result, ResultPromise } from 'execa';
 import { EncageError } from '../errors.js';
 import type { Command, Instance } from '../provider.js';
 import type { Spec } from '../spec.js';
-import { loadExeca, type Execa } from './execa.js';
+import { execa } from './execa.js';
 import { toExitCode, type RunResult } from './result.js';
 import { spawnGuarded } from './spawn-guard.js';
 
@@ -35,13 +35,6 @@ interface Ending {
   aborted: boolean;
 }
 
-let execa: Execa | undefined;
-
-/** launch() needs this settled: at once in the library, loaded in the background in the CLI. */
-export async function loadLauncher(): Promise<void> {
-  execa ??= await loadExeca();
-}
-
 /** Spawns `command` with execa and settles to a RunResult; never rejects for a non-zero exit. */
 export function launch(
   instance: Instance,
@@ -52,13 +45,11 @@ export function launch(
 ): { subprocess: SandboxSubprocess; done: Promise<RunResult> } {
   const started = performance.now();
   const detached = stdio.detached ?? true;
-  const run = execa;
-  if (run === undefined) throw new Error('launch() before loadLauncher() settled');
   let subprocess: SandboxSubprocess;
   try {
     subprocess = spawnGuarded(
       () =>
-        run(command.file, [...command.args], {
+        execa(command.file, [...command.args], {
           env: command.env,
           extendEnv: false,
           cwd: command.cwd,

@@ -9,7 +9,7 @@ import { validateScripts, type Script } from '../script.js';
 import { parseSpec, type SandboxSpecInput, type Spec } from '../spec.js';
 import { createAbortLinks } from './abort-links.js';
 import { asPrepareError, closedError, settledWithin } from './failures.js';
-import { launch, loadLauncher } from './launch.js';
+import { launch } from './launch.js';
 import type { ManagerOptions, RunOptions, SandboxedProcess } from './options.js';
 import type { RunResult } from './result.js';
 import { selectProvider, type Selection } from './select.js';
@@ -38,7 +38,6 @@ export class Manager implements AsyncDisposable {
     this.#limit = pLimit(options.concurrency ?? availableParallelism() * CONCURRENCY_PER_CORE);
     this.#cleanupOnSignal = options.cleanupOnSignal ?? true;
     holdFdReserve(); // now, while descriptors are free: cleanup needs one when they run out
-    void loadLauncher(); // in the background; spawn() waits for it
     for (const provider of options.providers ?? []) this.register(provider);
   }
 
@@ -126,7 +125,6 @@ export class Manager implements AsyncDisposable {
     ];
     const { provider } = await this.select(spec.provider);
     assertSupported(provider.name, provider.capabilities, spec);
-    await loadLauncher();
     return new Promise<SandboxedProcess>((resolve, reject) => {
       this.#queued.add(reject);
       void this.#limit(async () => {
