@@ -3,7 +3,7 @@
 //   cli.cjs     the CLI and its dependencies in one CommonJS file
 //   cli.cache   V8's code cache of cli.cjs, made after one warm-up run
 // A new `encage` process then neither resolves ~300 modules (unbundled: ~1 ms each) nor parses
-// and compiles 360 KB of JavaScript: it reads one file and its compiled code. CommonJS because
+// and compiles ~240 KB of JavaScript: it reads one file and its compiled code. CommonJS because
 // node 20 cannot give an ES module a code cache. The docker provider and `encage gc` stay behind
 // dynamic imports, which esbuild turns into lazily run module bodies.
 import { execFileSync } from 'node:child_process';
@@ -24,6 +24,7 @@ const cliLauncher = {
     );
   },
 };
+
 rmSync(OUT, { recursive: true, force: true });
 
 await build({

@@ -20,37 +20,21 @@ function existingPath(kind: 'directory' | 'any') {
   return z.pipe(
     z.string(),
     z.transform((value: string, ctx) => {
-      if (value.includes('\0')) {
-        ctx.issues.push({ code: 'custom', message: 'contains a NUL byte', input: value });
+      const fail = (message: string): never => {
+        ctx.issues.push({ code: 'custom', message, input: value });
         return z.NEVER;
-      }
-      if (!path.isAbsolute(value)) {
-        ctx.issues.push({
-          code: 'custom',
-          message: `"${value}" is relative; give an absolute path`,
-          input: value,
-        });
-        return z.NEVER;
-      }
+      };
+      if (value.includes('\0')) return fail('contains a NUL byte');
+      if (!path.isAbsolute(value)) return fail(`"${value}" is relative; give an absolute path`);
+      let real: string;
+      let rightKind: boolean;
       try {
-        const real = realpathSync(value);
-        if (kind === 'directory' && !statSync(real).isDirectory()) {
-          ctx.issues.push({
-            code: 'custom',
-            message: `"${value}" is not a directory`,
-            input: value,
-          });
-          return z.NEVER;
-        }
-        return real;
+        real = realpathSync(value);
+        rightKind = kind !== 'directory' || statSync(real).isDirectory();
       } catch {
-        ctx.issues.push({
-          code: 'custom',
-          message: `"${value}" does not exist; create it or fix the path`,
-          input: value,
-        });
-        return z.NEVER;
+        return fail(`"${value}" does not exist; create it or fix the path`);
       }
+      return rightKind ? real : fail(`"${value}" is not a directory`);
     }),
   );
 }

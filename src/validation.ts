@@ -8,6 +8,11 @@ const PARSE_CONTEXT = {
   jitless: true,
 };
 
+/** An optional string that, when given, is not empty (a name, a path, an image). */
+export function optionalNonEmpty() {
+  return z.optional(z.string().check(z.minLength(1)));
+}
+
 /**
  * Validates with any zod 4 schema (classic or mini), in English, without zod's compiled fast
  * path, which costs more to build than it saves on a handful of parses.

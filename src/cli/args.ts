@@ -66,7 +66,7 @@ interface CommandSpec {
   readonly options: Readonly<Record<string, OptionSpec>>;
 }
 
-export const COMMANDS = {
+const COMMANDS = {
   run: {
     usage: 'run [options] [--] <command> [args...]',
     summary:
@@ -90,7 +90,7 @@ export const COMMANDS = {
   },
 } as const satisfies Record<string, CommandSpec>;
 
-export type CommandName = keyof typeof COMMANDS;
+type CommandName = keyof typeof COMMANDS;
 
 export type Invocation =
   /** `usage`: no command given; the help goes to stderr and the exit status is 125. */

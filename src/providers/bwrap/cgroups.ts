@@ -57,7 +57,6 @@ export function cgroupOwner(name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-/** The cgroup dirs of one instance and the `cgroup.procs` files the wrapper joins. */
 /** Where instance cgroups live: `encage/` in the controller's v1 hierarchy, or in the v2 tree. */
 export function encageParent(
   mode: { kind: 'v1' | 'v2'; root: string },
@@ -73,6 +72,7 @@ export function encageParents(mode: { kind: 'v1' | 'v2'; root: string }): string
   return [...new Set(CONTROLLERS.map((controller) => encageParent(mode, controller)))];
 }
 
+/** The cgroup dirs of one instance and the `cgroup.procs` files the wrapper joins. */
 export interface InstanceCgroup {
   readonly dirs: readonly string[];
   readonly procsFiles: readonly string[];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as z from 'zod/mini';
 import { EncageError } from '../../errors.js';
 import { parseProviderOptions, type Spec } from '../../spec.js';
+import { optionalNonEmpty } from '../../validation.js';
 import { isGvisor, type EngineInfo } from './check.js';
 
 import { DOCKER_PROVIDER_NAME } from './capabilities.js';
@@ -11,15 +12,13 @@ export { DOCKER_PROVIDER_NAME };
 const MAX_ID = 2 ** 31 - 1;
 
 /** `spec.options` of the docker provider. Unknown keys are refused. */
-const name = () => z.optional(z.string().check(z.minLength(1)));
-
 export const DockerSpecOptionsSchema = z.strictObject({
   /** An image already on the engine (nothing is pulled). */
-  image: name(),
+  image: optionalNonEmpty(),
   /** A Dockerfile (absolute, or relative to the workdir); its folder is the build context. */
-  dockerfile: name(),
+  dockerfile: optionalNonEmpty(),
   /** An OCI runtime the engine lists, e.g. `runsc` for gVisor. */
-  runtime: name(),
+  runtime: optionalNonEmpty(),
   /** Numeric `uid:gid` inside the container. Default: the uid:gid of this process. */
   user: z.optional(
     z.string().check(

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { EncageError } from '../../errors.js';
 import { parseSpec, type SandboxSpecInput, type Spec } from '../../spec.js';
-import { describeIssue, safeParse } from '../../validation.js';
+import { describeIssue, optionalNonEmpty, safeParse } from '../../validation.js';
 import type { DockerProviderOptions } from './index.js';
 import { parseDockerOptions, type ResolvedDockerOptions } from './options.js';
 
@@ -34,9 +34,9 @@ const DockerPoolOptionsSchema = z.strictObject({
     ),
     DOCKER_POOL_NAME,
   ),
-  host: z.optional(z.string().check(z.minLength(1))),
-  dockerPath: z.optional(z.string().check(z.minLength(1))),
-  image: z.optional(z.string().check(z.minLength(1))),
+  host: optionalNonEmpty(),
+  dockerPath: optionalNonEmpty(),
+  image: optionalNonEmpty(),
 });
 
 /** Pool options after validation: the shape as a parsed spec and its docker options. */
